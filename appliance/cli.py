@@ -1,0 +1,165 @@
+"""The ``appliance`` command: one subcommand per process, plus the tools around them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from appliance.errors import ApplianceError
+from appliance.settings import Settings, load_settings
+
+log = logging.getLogger("appliance")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line (for journald / log shippers)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in ("mail_id", "offer_id", "account"):
+            if hasattr(record, key):
+                out[key] = getattr(record, key)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def cmd_server(s: Settings, a: argparse.Namespace) -> int:
+    from appliance.server import run_server
+
+    run_server(s)
+    return 0
+
+
+def cmd_worker(s: Settings, a: argparse.Namespace) -> int:
+    from appliance.worker import run_worker
+
+    run_worker(s, threads=a.threads)
+    return 0
+
+
+def cmd_llm(s: Settings, a: argparse.Namespace) -> int:
+    from appliance import llm_server
+
+    if a.action == "status":
+        ok = llm_server.health(s.llm.base_url)
+        print(f"LLM server at {s.llm.base_url}: {'up' if ok else 'DOWN'}")
+        return 0 if ok else 1
+    if a.action == "command":
+        print(" ".join(llm_server.server_command(s)))
+        return 0
+    return llm_server.run_server(s)
+
+
+def cmd_models(s: Settings, a: argparse.Namespace) -> int:
+    from appliance import provision
+
+    models_dir = s.paths.resolve(s.paths.models_dir)
+    if a.action == "verify":
+        print(json.dumps(provision.verify_model(s.model_dir), indent=2))
+        return 0
+    path = provision.fetch_model(models_dir, s.llm.model, force=a.force)
+    print(f"model ready: {path}")
+    return 0
+
+
+def cmd_extract(s: Settings, a: argparse.Namespace) -> int:
+    from appliance.extract.batch import run_extract
+
+    return run_extract([Path(p) for p in a.paths], s, concurrency=a.concurrency)
+
+
+def cmd_import(s: Settings, a: argparse.Namespace) -> int:
+    from appliance.mail.importer import import_paths
+
+    n = import_paths([Path(p) for p in a.paths], s, account=a.account)
+    print(f"queued {n} mail(s) for recording and extraction")
+    return 0
+
+
+def cmd_demo(s: Settings, a: argparse.Namespace) -> int:
+    from appliance.demo import run_demo
+
+    return run_demo(s, stay=not a.exit)
+
+
+def cmd_config(s: Settings, a: argparse.Namespace) -> int:
+    print(json.dumps(s.model_dump(mode="json"), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="appliance", description=__doc__)
+    p.add_argument("--config", help="TOML config file (default: $APPLIANCE_CONFIG or built-in)")
+    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("server", help="API + dashboard + DB owner + scheduler").set_defaults(
+        fn=cmd_server
+    )
+    w = sub.add_parser("worker", help="Dramatiq worker: mail intake and extraction")
+    w.add_argument("--threads", type=int, default=None)
+    w.set_defaults(fn=cmd_worker)
+
+    llm = sub.add_parser("llm", help="run the vLLM server (default) or check it")
+    llm.add_argument("action", nargs="?", choices=["serve", "status", "command"], default="serve")
+    llm.set_defaults(fn=cmd_llm)
+
+    m = sub.add_parser("models", help="provision the base model offline")
+    m.add_argument("action", choices=["fetch", "verify"])
+    m.add_argument("--force", action="store_true")
+    m.set_defaults(fn=cmd_models)
+
+    e = sub.add_parser("extract", help="extract offers from .eml files/folders; JSON lines out")
+    e.add_argument("paths", nargs="+")
+    e.add_argument("--concurrency", type=int, default=None)
+    e.set_defaults(fn=cmd_extract)
+
+    i = sub.add_parser("import", help="import .eml files, folders or mbox files into the pipeline")
+    i.add_argument("paths", nargs="+")
+    i.add_argument("--account", default="import")
+    i.set_defaults(fn=cmd_import)
+
+    d = sub.add_parser("demo", help="start everything, import the sample mails, show the offers")
+    d.add_argument("--exit", action="store_true", help="stop everything after printing")
+    d.set_defaults(fn=cmd_demo)
+
+    sub.add_parser("config", help="print the effective configuration").set_defaults(fn=cmd_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        settings = load_settings(args.config)
+        return int(args.fn(settings, args))
+    except ApplianceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.detail:
+            print(exc.detail, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

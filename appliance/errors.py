@@ -1,0 +1,100 @@
+"""The one error tree of the appliance.
+
+``TransientError`` means "try again later" (a server down, a timeout): actors let Dramatiq retry
+it with backoff. ``PermanentError`` means the input itself is bad (a malformed mail, output that
+fails the schema): it is recorded on the mail and shown, never retried automatically.
+``http_status`` is the one mapping of errors to HTTP used by the API.
+"""
+
+from __future__ import annotations
+
+
+class ApplianceError(Exception):
+    """Base of every error the appliance raises on purpose."""
+
+    code = "error"
+    http_status = 500
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"code": self.code, "message": self.message}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+class ConfigError(ApplianceError):
+    code = "config"
+
+
+class TransientError(ApplianceError):
+    """Retry later: the cause is outside the input (service down, timeout, overload)."""
+
+    code = "transient"
+    http_status = 503
+
+
+class PermanentError(ApplianceError):
+    """The input cannot be processed as it is; record it and show it."""
+
+    code = "permanent"
+    http_status = 422
+
+
+class LLMUnavailable(TransientError):
+    code = "llm_unavailable"
+
+
+class LLMTimeout(TransientError):
+    code = "llm_timeout"
+
+
+class BrokerUnavailable(TransientError):
+    code = "broker_unavailable"
+
+
+class MailServerError(TransientError):
+    code = "mail_server"
+
+
+class MailTooLarge(PermanentError):
+    code = "mail_too_large"
+
+
+class MalformedMail(PermanentError):
+    code = "malformed_mail"
+
+
+class EmptyMail(PermanentError):
+    code = "empty_mail"
+
+
+class ExtractionInvalid(PermanentError):
+    """The model's output failed the schema or the sanity checks."""
+
+    code = "extraction_invalid"
+
+
+class ExtractionTruncated(ExtractionInvalid):
+    """The model hit ``max_tokens`` (``finish_reason == "length"``): never stored as data."""
+
+    code = "extraction_truncated"
+
+
+class ModelMissing(ApplianceError):
+    code = "model_missing"
+
+
+class NotFound(ApplianceError):
+    code = "not_found"
+    http_status = 404
+
+
+class MailAuthError(PermanentError):
+    """The mail server rejected the account's credentials: fix the configuration, no retry."""
+
+    code = "mail_auth"

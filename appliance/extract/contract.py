@@ -1,0 +1,258 @@
+"""The extraction contract (DESIGN.md): typed models, the bounded JSON schema sent to vLLM, and
+the normalisation + sanity checks applied to what the model returns.
+
+The schema given to the model is stricter than the contract (enums for currencies and units,
+bounded strings and arrays, no free whitespace) so that a small model cannot wander; the
+pydantic models validate the result again before anything is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from appliance.errors import ExtractionInvalid
+
+# ISO 4217 codes the appliance accepts (the common trading currencies).
+CURRENCIES: tuple[str, ...] = (
+    "USD", "EUR", "RUB", "GBP", "CNY", "JPY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK",
+    "PLN", "CZK", "HUF", "RON", "BGN", "TRY", "UAH", "BYN", "KZT", "UZS", "GEL", "AMD", "AZN",
+    "INR", "KRW", "SGD", "HKD", "TWD", "THB", "VND", "IDR", "MYR", "PHP", "AED", "SAR", "ILS",
+    "ZAR", "BRL", "MXN", "ARS", "CLP", "COP",
+)  # fmt: skip
+LENGTH_UNITS: tuple[str, ...] = ("mm", "cm", "m", "in", "ft")
+WEIGHT_UNITS: tuple[str, ...] = ("g", "kg", "t", "lb", "oz")
+
+# Free-text symbols and words mapped to ISO codes (the model may also copy them into `unit`).
+CURRENCY_ALIASES: dict[str, str] = {
+    "$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "долл": "USD",
+    "€": "EUR", "eur": "EUR", "euro": "EUR", "евро": "EUR",
+    "£": "GBP", "gbp": "GBP", "¥": "CNY", "rmb": "CNY", "yuan": "CNY",
+    "₽": "RUB", "руб": "RUB", "руб.": "RUB", "рубль": "RUB", "рублей": "RUB", "р.": "RUB",
+    "rub": "RUB", "rur": "RUB", "₴": "UAH", "грн": "UAH", "₸": "KZT", "₹": "INR",
+}  # fmt: skip
+LENGTH_ALIASES: dict[str, str] = {
+    "мм": "mm", "millimeter": "mm", "millimetre": "mm", "см": "cm", "centimeter": "cm",
+    "centimetre": "cm", "м": "m", "meter": "m", "metre": "m", "inch": "in", "inches": "in",
+    '"': "in", "дюйм": "in", "feet": "ft", "foot": "ft", "'": "ft",
+}  # fmt: skip
+WEIGHT_ALIASES: dict[str, str] = {
+    "г": "g", "гр": "g", "gram": "g", "grams": "g", "кг": "kg", "kilogram": "kg", "kgs": "kg",
+    "т": "t", "ton": "t", "tonne": "t", "lbs": "lb", "pound": "lb", "pounds": "lb", "ounce": "oz",
+}  # fmt: skip
+
+MAX_ITEMS = 20
+MAX_NAME = 160
+MAX_SHORT = 48
+MAX_TERMS = 120
+
+
+class Supplier(BaseModel):
+    name: str | None = None
+    email: str | None = None
+
+
+class Dimensions(BaseModel):
+    length: float | None = Field(default=None, ge=0)
+    width: float | None = Field(default=None, ge=0)
+    height: float | None = Field(default=None, ge=0)
+    unit: Literal["mm", "cm", "m", "in", "ft"]
+
+
+class Weight(BaseModel):
+    value: float = Field(ge=0)
+    unit: Literal["g", "kg", "t", "lb", "oz"]
+
+
+class Item(BaseModel):
+    product_name: str = Field(min_length=1, max_length=MAX_NAME)
+    sku: str | None = None
+    brand: str | None = None
+    quantity: float | None = Field(default=None, ge=0)
+    unit: str | None = None
+    unit_price: float | None = Field(default=None, ge=0)
+    currency: str | None = None
+    total_price: float | None = Field(default=None, ge=0)
+    moq: float | None = Field(default=None, ge=0)
+    dimensions: Dimensions | None = None
+    weight: Weight | None = None
+    lead_time_days: int | None = Field(default=None, ge=0, le=3650)
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, v: str | None) -> str | None:
+        if v is not None and v not in CURRENCIES:
+            raise ValueError(f"not an accepted ISO 4217 code: {v!r}")
+        return v
+
+
+class Offer(BaseModel):
+    """One offer in the contract's shape (what `appliance extract` prints and the API returns)."""
+
+    supplier: Supplier = Field(default_factory=Supplier)
+    items: list[Item] = Field(default_factory=list)
+    valid_until: str | None = None
+    incoterms: str | None = None
+    payment_terms: str | None = None
+    language: str = "und"
+
+    @field_validator("valid_until")
+    @classmethod
+    def _iso_date(cls, v: str | None) -> str | None:
+        if v is not None:
+            dt.date.fromisoformat(v)
+        return v
+
+    @field_validator("language")
+    @classmethod
+    def _bcp47(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", v):
+            raise ValueError(f"not a BCP 47 language tag: {v!r}")
+        return v
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _str(max_len: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_len}
+
+
+def llm_json_schema() -> dict[str, Any]:
+    """The bounded JSON schema given to vLLM's structured output (no `language`: we detect it)."""
+    num = {"type": "number", "minimum": 0}
+    item = {
+        "type": "object",
+        "properties": {
+            "product_name": _str(MAX_NAME),
+            "sku": _nullable(_str(MAX_SHORT)),
+            "brand": _nullable(_str(MAX_SHORT)),
+            "quantity": _nullable(num),
+            "unit": _nullable(_str(16)),
+            "unit_price": _nullable(num),
+            "currency": _nullable({"type": "string", "enum": list(CURRENCIES)}),
+            "total_price": _nullable(num),
+            "moq": _nullable(num),
+            "dimensions": _nullable(
+                {
+                    "type": "object",
+                    "properties": {
+                        "length": _nullable(num),
+                        "width": _nullable(num),
+                        "height": _nullable(num),
+                        "unit": {"type": "string", "enum": list(LENGTH_UNITS)},
+                    },
+                    "required": ["length", "width", "height", "unit"],
+                    "additionalProperties": False,
+                }
+            ),
+            "weight": _nullable(
+                {
+                    "type": "object",
+                    "properties": {
+                        "value": num,
+                        "unit": {"type": "string", "enum": list(WEIGHT_UNITS)},
+                    },
+                    "required": ["value", "unit"],
+                    "additionalProperties": False,
+                }
+            ),
+            "lead_time_days": _nullable({"type": "integer", "minimum": 0, "maximum": 3650}),
+        },
+        "additionalProperties": False,
+    }
+    item["required"] = list(item["properties"])
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "supplier": {
+                "type": "object",
+                "properties": {"name": _nullable(_str(MAX_TERMS)), "email": _nullable(_str(80))},
+                "required": ["name", "email"],
+                "additionalProperties": False,
+            },
+            "items": {"type": "array", "items": item, "minItems": 0, "maxItems": MAX_ITEMS},
+            "valid_until": _nullable(
+                {"type": "string", "pattern": r"^20[0-9]{2}-[01][0-9]-[0-3][0-9]$"}
+            ),
+            "incoterms": _nullable(_str(MAX_SHORT)),
+            "payment_terms": _nullable(_str(MAX_TERMS)),
+        },
+        "additionalProperties": False,
+    }
+    schema["required"] = list(schema["properties"])
+    return schema
+
+
+def _clean_str(v: Any) -> Any:
+    if isinstance(v, str):
+        v = " ".join(v.split())
+        return v or None
+    return v
+
+
+def normalise_currency(v: Any) -> str | None:
+    """Map ``$``, ``руб.``, ``eur`` … to ISO 4217; unknown strings are returned upper-cased."""
+    if v is None:
+        return None
+    s = str(v).strip()
+    if not s:
+        return None
+    return CURRENCY_ALIASES.get(s.lower(), CURRENCY_ALIASES.get(s, s.upper()))
+
+
+def _normalise_item(raw: dict[str, Any]) -> dict[str, Any]:
+    item = {k: _clean_str(v) for k, v in raw.items()}
+    item["currency"] = normalise_currency(item.get("currency"))
+    unit = item.get("unit")
+    if isinstance(unit, str) and unit.strip().lower() in CURRENCY_ALIASES and not item["currency"]:
+        # The model put the currency symbol into `unit`.
+        item["currency"] = CURRENCY_ALIASES[unit.strip().lower()]
+        item["unit"] = None
+    dims = item.get("dimensions")
+    if isinstance(dims, dict):
+        u = str(dims.get("unit", "")).strip().lower()
+        dims["unit"] = LENGTH_ALIASES.get(u, u)
+        if all(dims.get(k) is None for k in ("length", "width", "height")):
+            item["dimensions"] = None
+    w = item.get("weight")
+    if isinstance(w, dict):
+        u = str(w.get("unit", "")).strip().lower()
+        w["unit"] = WEIGHT_ALIASES.get(u, u)
+        if w.get("value") is None:
+            item["weight"] = None
+    return item
+
+
+def normalise_offer(raw: dict[str, Any], *, language: str, sender: Supplier) -> Offer:
+    """Normalise the model's JSON and validate it against the contract.
+
+    ``language`` is the one detected from the mail text; ``sender`` (the From header) fills the
+    supplier's name and address where the model gave none: both are facts of the mail, not
+    guesses. Raises ``ExtractionInvalid`` with the reason when a sanity check fails.
+    """
+    if not isinstance(raw, dict):
+        raise ExtractionInvalid("model output is not a JSON object")
+    data = {k: _clean_str(v) for k, v in raw.items()}
+    supplier = data.get("supplier") if isinstance(data.get("supplier"), dict) else {}
+    supplier = {k: _clean_str(v) for k, v in (supplier or {}).items()}
+    supplier["name"] = supplier.get("name") or sender.name
+    supplier["email"] = supplier.get("email") or sender.email
+    data["supplier"] = supplier
+    items = data.get("items") or []
+    if not isinstance(items, list):
+        raise ExtractionInvalid("`items` is not a list")
+    data["items"] = [_normalise_item(i) for i in items if isinstance(i, dict)]
+    data["language"] = language
+    try:
+        return Offer.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ExtractionInvalid(
+            f"model output failed validation at {where}: {first['msg']}", detail=str(exc)
+        ) from exc

@@ -1,0 +1,42 @@
+"""One mail in, one validated offer out: preprocess → prompt → constrained LLM call → contract."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from appliance.extract.contract import Offer, Supplier, normalise_offer
+from appliance.extract.llm_client import Completion, LLMClient
+from appliance.extract.prompt import build_messages
+from appliance.preprocess import ParsedMail, parse_mail
+from appliance.settings import Settings
+
+
+@dataclass(frozen=True)
+class Extraction:
+    offer: Offer
+    mail: ParsedMail
+    completion: Completion
+    preprocess_ms: float
+
+
+def preprocess(raw: bytes, settings: Settings) -> ParsedMail:
+    """Parse a raw mail with the configured limits (raises a PermanentError on bad input)."""
+    p = settings.preprocess
+    return parse_mail(
+        raw, max_bytes=p.max_bytes, max_parts=p.max_parts, max_text_chars=p.max_text_chars
+    )
+
+
+async def extract_offer(raw: bytes, settings: Settings, client: LLMClient) -> Extraction:
+    """Extract the offer of one raw mail; errors follow ``appliance.errors``."""
+    start = time.perf_counter()
+    mail = preprocess(raw, settings)
+    pre_ms = (time.perf_counter() - start) * 1000
+    completion = await client.complete_json(build_messages(mail, settings.llm.max_input_chars))
+    offer = normalise_offer(
+        completion.data,
+        language=mail.language,
+        sender=Supplier(name=mail.from_name, email=mail.from_addr),
+    )
+    return Extraction(offer=offer, mail=mail, completion=completion, preprocess_ms=pre_ms)

@@ -1,0 +1,186 @@
+"""Dramatiq actors: thin loops around plain functions (tests call those without Redis).
+
+Queues: ``mail`` (poll an account), ``extract`` (one mail → offer) run in ``appliance worker``;
+``store`` (every DB write) runs only in ``appliance server``, the sole owner of the DuckDB file.
+Every actor is safe to run twice: the store functions are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from appliance import metrics
+from appliance.errors import ApplianceError, PermanentError, TransientError
+from appliance.extract.extractor import extract_offer
+from appliance.extract.llm_client import LLMClient
+from appliance.jobs.broker import QUEUE_EXTRACT, QUEUE_MAIL, QUEUE_STORE
+from appliance.mail.blobstore import BlobStore
+from appliance.mail.poller import CursorStore, poll_account
+from appliance.messages import ErrorInfo, ExtractionOutcome, RecordMail
+from appliance.settings import Settings
+from appliance.store import repo
+from appliance.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the actors of this process work with, set once at process start."""
+
+    settings: Settings
+    blobs: BlobStore
+    cursors: CursorStore | None = None
+    db: Database | None = None
+    actors: dict[str, dramatiq.Actor[Any, Any]] = field(default_factory=dict)
+
+    def send(self, actor: str, *args: Any) -> None:
+        self.actors[actor].send(*args)
+
+
+_rt: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    if _rt is None:
+        raise RuntimeError("actors used before declare_actors()")
+    return _rt
+
+
+def _retries_done() -> int:
+    msg = CurrentMessage.get_current_message()
+    return int(msg.options.get("retries", 0)) if msg else 0
+
+
+# --- worker side -------------------------------------------------------------------------
+
+
+def poll(account_name: str) -> None:
+    """Fetch new mail of one account and send each to ``record_mail``."""
+    rt = runtime()
+    account = rt.settings.account(account_name)
+    assert rt.cursors is not None
+    with metrics.STAGE_SECONDS.labels("poll").time():
+        n = poll_account(
+            account,
+            account.password().get_secret_value(),
+            rt.blobs,
+            rt.cursors,
+            lambda msg: rt.send("record_mail", msg.model_dump(mode="json")),
+        )
+    metrics.MAILS_FETCHED.labels(account_name).inc(n)
+
+
+def extract(mail_id: int, sha256: str) -> None:
+    """Extract one stored mail and send the outcome (offer or error) to ``save_extraction``."""
+    rt = runtime()
+    settings = rt.settings
+    max_retries = settings.worker.max_retries
+    start = time.perf_counter()
+    outcome = ExtractionOutcome(mail_id=mail_id, sha256=sha256)
+    retry_exc: Exception | None = None
+    try:
+        raw = rt.blobs.get(sha256)
+
+        async def run() -> Any:
+            client = LLMClient(settings.llm)
+            try:
+                return await extract_offer(raw, settings, client)
+            finally:
+                await client.aclose()
+
+        ex = asyncio.run(run())
+        outcome.offer = ex.offer.model_dump(mode="json")
+        outcome.model = ex.completion.model
+        outcome.language = ex.mail.language
+        outcome.attachments = [a.__dict__ for a in ex.mail.attachments]
+        outcome.warnings = list(ex.mail.warnings)
+        outcome.preprocess_ms = ex.preprocess_ms
+        outcome.llm_ms = ex.completion.elapsed_ms
+        outcome.prompt_tokens = ex.completion.prompt_tokens
+        outcome.completion_tokens = ex.completion.completion_tokens
+        metrics.LLM_TOKENS.labels("prompt").inc(ex.completion.prompt_tokens)
+        metrics.LLM_TOKENS.labels("completion").inc(ex.completion.completion_tokens)
+        metrics.MAILS_PROCESSED.labels("extract", "ok").inc()
+    except PermanentError as exc:
+        outcome.error = ErrorInfo(code=exc.code, message=exc.message, detail=exc.detail)
+        metrics.MAILS_PROCESSED.labels("extract", exc.code).inc()
+    except Exception as exc:  # transient, or a bug: retry, and record the reason each time
+        app = exc if isinstance(exc, ApplianceError) else None
+        final = _retries_done() >= max_retries
+        outcome.error = ErrorInfo(
+            code=app.code if app else "internal",
+            message=app.message if app else f"{type(exc).__name__}: {exc}",
+            detail=app.detail if app else None,
+            transient=isinstance(exc, TransientError),
+        )
+        outcome.final = final
+        metrics.MAILS_PROCESSED.labels("extract", outcome.error.code).inc()
+        log.warning("mail %s: extraction failed (%s), final=%s", mail_id, exc, final)
+        if not final:
+            retry_exc = exc
+    metrics.STAGE_SECONDS.labels("extract").observe(time.perf_counter() - start)
+    rt.send("save_extraction", outcome.model_dump(mode="json"))
+    if retry_exc is not None:
+        raise retry_exc
+
+
+# --- server side (the DB owner) ----------------------------------------------------------
+
+
+def record_mail(msg: dict[str, Any]) -> None:
+    """Record a raw mail sighting; queue its extraction when it still needs one."""
+    rt = runtime()
+    assert rt.db is not None
+    rec = repo.record_mail(rt.db, RecordMail.model_validate(msg))
+    if rec.new_mail:
+        metrics.MAILS_RECEIVED.labels(msg["account"]).inc()
+    if rec.needs_extraction and (rec.new_mail or rec.new_key):
+        rt.send("extract", rec.mail_id, msg["sha256"])
+
+
+def save_extraction(outcome: dict[str, Any]) -> None:
+    """Store an extraction outcome (idempotent)."""
+    rt = runtime()
+    assert rt.db is not None
+    result = repo.save_extraction(rt.db, ExtractionOutcome.model_validate(outcome))
+    metrics.STORE_RESULTS.labels(result).inc()
+
+
+def declare_actors(broker: dramatiq.Broker, rt: Runtime) -> Runtime:
+    """Declare every actor on ``broker`` (both processes declare all, to send to each other)."""
+    global _rt
+    w = rt.settings.worker
+
+    def retry_when(retries: int, exc: BaseException) -> bool:
+        return retries < w.max_retries
+
+    specs: list[tuple[Any, str, dict[str, Any]]] = [
+        (poll, QUEUE_MAIL, {"max_retries": 3, "time_limit": 15 * 60_000}),
+        (
+            extract,
+            QUEUE_EXTRACT,
+            {
+                "retry_when": retry_when,
+                "min_backoff": w.min_backoff_ms,
+                "max_backoff": w.max_backoff_ms,
+                "time_limit": int(rt.settings.llm.timeout_s * 1000 * 4),
+            },
+        ),
+        (record_mail, QUEUE_STORE, {"max_retries": 20}),
+        (save_extraction, QUEUE_STORE, {"max_retries": 20}),
+    ]
+    for fn, queue, options in specs:
+        name = fn.__name__
+        rt.actors[name] = dramatiq.actor(
+            fn, actor_name=name, queue_name=queue, broker=broker, **options
+        )
+    _rt = rt
+    return rt

@@ -1,0 +1,103 @@
+"""Poll one account: fetch what is new, store each raw mail, hand it to the DB owner.
+
+The cursor (UIDVALIDITY + last UID per folder, seen UIDLs for POP3) lives in Redis and is only
+a hint to skip work: it advances after a batch has been stored and sent, and the DB's UNIQUE
+keys make a re-fetch harmless. A lock per account keeps two pollers off the same mailbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+
+from appliance.mail.blobstore import BlobStore
+from appliance.mail.fetch import FetchedMail, FolderCursor, fetch_imap, fetch_pop3
+from appliance.mail.intake import ingest
+from appliance.messages import RecordMail
+from appliance.settings import AccountSettings
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[RecordMail], None]
+
+
+class CursorStore:
+    """Per-account fetch cursors in Redis."""
+
+    def __init__(self, client: redis.Redis, namespace: str) -> None:
+        self.client = client
+        self.ns = namespace
+
+    def _key(self, account: str, what: str) -> str:
+        return f"{self.ns}:cursor:{account}:{what}"
+
+    def imap(self, account: AccountSettings) -> dict[str, FolderCursor]:
+        out: dict[str, FolderCursor] = {}
+        for folder in account.folders:
+            raw = self.client.get(self._key(account.name, folder))
+            if raw:
+                validity, last = raw.decode().split(":")
+                out[folder] = FolderCursor(uidvalidity=int(validity), last_uid=int(last))
+        return out
+
+    def save_imap(self, account: str, folder: str, cursor: FolderCursor) -> None:
+        self.client.set(self._key(account, folder), f"{cursor.uidvalidity}:{cursor.last_uid}")
+
+    def pop3_seen(self, account: str) -> set[str]:
+        return {m.decode() for m in self.client.smembers(self._key(account, "pop3"))}  # type: ignore[union-attr]
+
+    def add_pop3_seen(self, account: str, uidls: list[str]) -> None:
+        if uidls:
+            self.client.sadd(self._key(account, "pop3"), *uidls)
+
+
+def _hand_over(mails: list[FetchedMail], blobs: BlobStore, send: Send) -> None:
+    for m in mails:
+        send(
+            ingest(
+                m.raw, blobs, account=m.account, folder=m.folder, uidvalidity=m.uidvalidity,
+                uid=m.uid,
+            )
+        )  # fmt: skip
+
+
+def poll_account(
+    account: AccountSettings,
+    password: str,
+    blobs: BlobStore,
+    cursors: CursorStore,
+    send: Send,
+    *,
+    lock_timeout_s: float = 600.0,
+) -> int:
+    """Fetch and hand over every new mail of ``account``; returns how many were handed over.
+
+    Returns 0 without fetching when another poller holds the account's lock.
+    """
+    lock = cursors.client.lock(f"{cursors.ns}:lock:poll:{account.name}", timeout=lock_timeout_s)
+    if not lock.acquire(blocking=False):
+        log.info("account %s is being polled elsewhere; skipped", account.name)
+        return 0
+    count = 0
+    try:
+        if account.protocol == "imap":
+            for folder, cursor, mails in fetch_imap(account, password, cursors.imap(account)):
+                _hand_over(mails, blobs, send)
+                cursors.save_imap(account.name, folder, cursor)
+                count += len(mails)
+        else:
+            seen = cursors.pop3_seen(account.name)
+            for mails in fetch_pop3(account, password, seen):
+                _hand_over(mails, blobs, send)
+                cursors.add_pop3_seen(account.name, [m.uid for m in mails])
+                count += len(mails)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("poll lock of %s expired before release", account.name)
+    if count:
+        log.info("account %s: %d new mail(s)", account.name, count)
+    return count

@@ -1,0 +1,187 @@
+"""Reads and writes of mails, offers and events: plain functions over ``Database``.
+
+Every write is idempotent, because Dramatiq delivers at least once: a mail is one row per
+sha256 (its keys are sightings of it), an offer is one row per source mail, and a second
+outcome for a mail that already has one is recorded as an event and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.errors import NotFound
+from appliance.extract.contract import Offer
+from appliance.messages import ExtractionOutcome, RecordMail
+from appliance.store.db import Database, utcnow
+
+# Mail states.
+RECEIVED = "received"
+EXTRACTED = "extracted"
+NO_OFFER = "no_offer"
+FAILED = "failed"
+MAIL_STATES = (RECEIVED, EXTRACTED, NO_OFFER, FAILED)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    mail_id: int
+    new_mail: bool
+    new_key: bool
+    needs_extraction: bool
+
+
+def add_event(
+    db: Database,
+    stage: str,
+    outcome: str,
+    *,
+    mail_id: int | None = None,
+    offer_id: int | None = None,
+    duration_ms: float | None = None,
+    detail: str | None = None,
+) -> None:
+    with db.lock:
+        db.con.execute(
+            "INSERT INTO events (mail_id, offer_id, stage, outcome, duration_ms, detail, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [mail_id, offer_id, stage, outcome, duration_ms, detail, utcnow()],
+        )
+
+
+def record_mail(db: Database, msg: RecordMail) -> Recorded:
+    """Record a sighting of a raw mail; a mail seen before (same content) is not re-created."""
+    now = utcnow()
+    with db.transaction() as con:
+        if con.execute("SELECT 1 FROM mail_keys WHERE key = ?", [msg.key]).fetchone():
+            row = con.execute(
+                "SELECT m.id, m.state FROM mail_keys k JOIN mails m ON m.id = k.mail_id"
+                " WHERE k.key = ?",
+                [msg.key],
+            ).fetchone()
+            assert row is not None
+            return Recorded(row[0], False, False, row[1] == RECEIVED)
+        row = con.execute("SELECT id, state FROM mails WHERE sha256 = ?", [msg.sha256]).fetchone()
+        new_mail = row is None
+        if row is None:
+            m = msg.meta
+            row = con.execute(
+                "INSERT INTO mails (sha256, account, size, message_id, subject, from_name,"
+                " from_addr, sent_at, state, received_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, state",
+                [
+                    msg.sha256, msg.account, msg.size, m.message_id, m.subject, m.from_name,
+                    m.from_addr, m.sent_at, RECEIVED, now, now,
+                ],
+            ).fetchone()  # fmt: skip
+            assert row is not None
+        con.execute(
+            "INSERT INTO mail_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [msg.key, row[0], msg.account, msg.folder, msg.uidvalidity, msg.uid, now],
+        )
+        con.execute(
+            "INSERT INTO events (mail_id, stage, outcome, detail, at) VALUES (?, ?, ?, ?, ?)",
+            [row[0], "intake", "recorded" if new_mail else "seen_again", msg.key, now],
+        )
+    return Recorded(row[0], new_mail, True, row[1] == RECEIVED)
+
+
+def _item_row(offer_id: int, pos: int, item: dict[str, Any]) -> list[Any]:
+    d = item.get("dimensions") or {}
+    w = item.get("weight") or {}
+    return [
+        offer_id, pos, item["product_name"], item.get("sku"), item.get("brand"),
+        item.get("quantity"), item.get("unit"), item.get("unit_price"), item.get("currency"),
+        item.get("total_price"), item.get("moq"), d.get("length"), d.get("width"),
+        d.get("height"), d.get("unit"), w.get("value"), w.get("unit"), item.get("lead_time_days"),
+    ]  # fmt: skip
+
+
+def save_extraction(db: Database, out: ExtractionOutcome) -> str:
+    """Store an extraction outcome for a mail; returns what happened (for events and metrics)."""
+    now = utcnow()
+    with db.transaction() as con:
+        row = con.execute("SELECT state FROM mails WHERE id = ?", [out.mail_id]).fetchone()
+        if row is None:
+            raise NotFound(f"mail {out.mail_id} does not exist")
+        if row[0] in (EXTRACTED, NO_OFFER):
+            result = "duplicate_ignored"
+        elif out.error is not None:
+            state = FAILED if out.final else RECEIVED
+            con.execute(
+                "UPDATE mails SET state = ?, error_code = ?, error_message = ?,"
+                " attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                [state, out.error.code, out.error.message, now, out.mail_id],
+            )
+            result = "failed" if out.final else "retry"
+        else:
+            offer = Offer.model_validate(out.offer or {})
+            state = EXTRACTED if offer.items else NO_OFFER
+            con.execute(
+                "UPDATE mails SET state = ?, error_code = NULL, error_message = NULL,"
+                " attempts = attempts + 1, language = ?, attachments = ?, warnings = ?,"
+                " updated_at = ? WHERE id = ?",
+                [
+                    state, out.language, json.dumps(out.attachments), json.dumps(out.warnings),
+                    now, out.mail_id,
+                ],
+            )  # fmt: skip
+            result = state
+            if offer.items:
+                offer_row = con.execute(
+                    "INSERT INTO offers (mail_id, supplier_name, supplier_email, valid_until,"
+                    " incoterms, payment_terms, language, state, model, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    [
+                        out.mail_id, offer.supplier.name, offer.supplier.email,
+                        offer.valid_until, offer.incoterms, offer.payment_terms, offer.language,
+                        "extracted", out.model, now, now,
+                    ],
+                ).fetchone()  # fmt: skip
+                assert offer_row is not None
+                con.executemany(
+                    "INSERT INTO offer_items (offer_id, position, product_name, sku, brand,"
+                    " quantity, unit, unit_price, currency, total_price, moq, dim_length,"
+                    " dim_width, dim_height, dim_unit, weight_value, weight_unit, lead_time_days)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        _item_row(offer_row[0], i, it.model_dump())
+                        for i, it in enumerate(offer.items)
+                    ],
+                )
+        detail = out.error.message if out.error else out.model
+        con.execute(
+            "INSERT INTO events (mail_id, stage, outcome, duration_ms, detail, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [out.mail_id, "extract", result, out.preprocess_ms + out.llm_ms, detail, now],
+        )
+    return result
+
+
+def mails_to_extract(db: Database, older_than_s: float) -> list[tuple[int, str]]:
+    """Mails still waiting for extraction after ``older_than_s`` seconds (lost messages)."""
+    cutoff = utcnow() - dt.timedelta(seconds=older_than_s)
+    rows = db.query(
+        "SELECT id, sha256 FROM mails WHERE state = ? AND updated_at < ? ORDER BY id",
+        [RECEIVED, cutoff],
+    )
+    return [(r["id"], r["sha256"]) for r in rows]
+
+
+def retry_mail(db: Database, mail_id: int) -> str:
+    """Put a failed mail back to ``received`` so it is extracted again; returns its sha256."""
+    with db.transaction() as con:
+        row = con.execute("SELECT state, sha256 FROM mails WHERE id = ?", [mail_id]).fetchone()
+        if row is None:
+            raise NotFound(f"mail {mail_id} does not exist")
+        con.execute(
+            "UPDATE mails SET state = ?, updated_at = ? WHERE id = ?",
+            [RECEIVED, utcnow(), mail_id],
+        )
+        con.execute(
+            "INSERT INTO events (mail_id, stage, outcome, detail, at) VALUES (?, ?, ?, ?, ?)",
+            [mail_id, "extract", "retry_requested", f"was {row[0]}", utcnow()],
+        )
+    return str(row[1])
