@@ -65,6 +65,17 @@ async def get_offer(state: State, offer_id: int) -> dict[str, Any]:
     return queries.get_offer(_ctx(state).db, offer_id)
 
 
+@get("/api/v1/mails")
+async def list_mails(
+    state: State,
+    mail_state: str | None = Parameter(query="state", default=None),
+    limit: int = Parameter(default=50, ge=1, le=500),
+    offset: int = Parameter(default=0, ge=0),
+) -> dict[str, Any]:
+    """Mails, newest first, with state and error; filter by state (e.g. ``failed``)."""
+    return queries.list_mails(_ctx(state).db, state=mail_state, limit=limit, offset=offset)
+
+
 @get("/api/v1/mails/{mail_id:int}")
 async def get_mail(state: State, mail_id: int) -> dict[str, Any]:
     """One mail: headers, state, error, keys it was seen under, its offer and its events."""
@@ -129,7 +140,15 @@ def _error_handler(_: Request[Any, Any, Any], exc: ApplianceError) -> Response[d
 def create_app(ctx: AppContext) -> Litestar:
     """The Litestar app over an open DB (the caller owns its lifecycle)."""
     return Litestar(
-        route_handlers=[list_offers, get_offer, get_mail, retry_mail, healthz, prometheus_metrics],
+        route_handlers=[
+            list_offers,
+            get_offer,
+            list_mails,
+            get_mail,
+            retry_mail,
+            healthz,
+            prometheus_metrics,
+        ],
         state=State({"ctx": ctx}),
         exception_handlers={ApplianceError: _error_handler},
         openapi_config=OpenAPIConfig(

@@ -88,7 +88,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             outcome VARCHAR NOT NULL,
             duration_ms DOUBLE,
             detail VARCHAR,
-            at TIMESTAMP NOT NULL
+            occurred_at TIMESTAMP NOT NULL
         );
         CREATE INDEX events_mail ON events (mail_id);
         CREATE INDEX offers_supplier ON offers (supplier_email);

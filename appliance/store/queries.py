@@ -121,8 +121,8 @@ def get_mail(db: Database, mail_id: int) -> dict[str, Any]:
     m["events"] = [
         {**e, "at": e["at"].isoformat() + "Z"}
         for e in db.query(
-            "SELECT stage, outcome, duration_ms, detail, at FROM events WHERE mail_id = ?"
-            " ORDER BY id",
+            "SELECT stage, outcome, duration_ms, detail, occurred_at AS at FROM events"
+            " WHERE mail_id = ? ORDER BY id",
             [mail_id],
         )
     ]
@@ -136,3 +136,23 @@ def counts(db: Database) -> dict[str, Any]:
         for r in db.query("SELECT state, count(*) AS n FROM mails GROUP BY state")
     }
     return {"mails": by_state, "offers": db.scalar("SELECT count(*) FROM offers")}
+
+
+def list_mails(
+    db: Database, *, state: str | None = None, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """A page of mails, newest first, optionally of one state (e.g. ``failed``)."""
+    cond, params = ("state = ?", [state]) if state else ("TRUE", [])
+    total = db.scalar(f"SELECT count(*) FROM mails WHERE {cond}", params)
+    rows = db.query(
+        "SELECT id, account, message_id, subject, from_addr, state, error_code, error_message,"
+        f" attempts, received_at FROM mails WHERE {cond} ORDER BY id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    items = []
+    for r in rows:
+        code, message = r.pop("error_code"), r.pop("error_message")
+        r["error"] = {"code": code, "message": message} if code else None
+        r["received_at"] = r["received_at"].isoformat() + "Z"
+        items.append(r)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}

@@ -45,8 +45,8 @@ def add_event(
 ) -> None:
     with db.lock:
         db.con.execute(
-            "INSERT INTO events (mail_id, offer_id, stage, outcome, duration_ms, detail, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (mail_id, offer_id, stage, outcome, duration_ms, detail,"
+            " occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [mail_id, offer_id, stage, outcome, duration_ms, detail, utcnow()],
         )
 
@@ -81,9 +81,8 @@ def record_mail(db: Database, msg: RecordMail) -> Recorded:
             "INSERT INTO mail_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
             [msg.key, row[0], msg.account, msg.folder, msg.uidvalidity, msg.uid, now],
         )
-        con.execute(
-            "INSERT INTO events (mail_id, stage, outcome, detail, at) VALUES (?, ?, ?, ?, ?)",
-            [row[0], "intake", "recorded" if new_mail else "seen_again", msg.key, now],
+        add_event(
+            db, "intake", "recorded" if new_mail else "seen_again", mail_id=row[0], detail=msg.key
         )
     return Recorded(row[0], new_mail, True, row[1] == RECEIVED)
 
@@ -151,12 +150,11 @@ def save_extraction(db: Database, out: ExtractionOutcome) -> str:
                         for i, it in enumerate(offer.items)
                     ],
                 )
-        detail = out.error.message if out.error else out.model
-        con.execute(
-            "INSERT INTO events (mail_id, stage, outcome, duration_ms, detail, at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [out.mail_id, "extract", result, out.preprocess_ms + out.llm_ms, detail, now],
-        )
+        add_event(
+            db, "extract", result, mail_id=out.mail_id,
+            duration_ms=out.preprocess_ms + out.llm_ms,
+            detail=out.error.message if out.error else out.model,
+        )  # fmt: skip
     return result
 
 
@@ -180,8 +178,5 @@ def retry_mail(db: Database, mail_id: int) -> str:
             "UPDATE mails SET state = ?, updated_at = ? WHERE id = ?",
             [RECEIVED, utcnow(), mail_id],
         )
-        con.execute(
-            "INSERT INTO events (mail_id, stage, outcome, detail, at) VALUES (?, ?, ?, ?, ?)",
-            [mail_id, "extract", "retry_requested", f"was {row[0]}", utcnow()],
-        )
+        add_event(db, "extract", "retry_requested", mail_id=mail_id, detail=f"was {row[0]}")
     return str(row[1])

@@ -1,0 +1,176 @@
+"""``appliance demo``: the whole appliance on one box from the built-in defaults.
+
+Starts a private Redis, the vLLM server (unless one already answers), the server and a worker
+as child processes, imports the sample supplier mails shipped in ``tests/data/samples/``, waits
+until every one is processed, and prints the offers and the API's address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from appliance.errors import ApplianceError, ConfigError
+from appliance.settings import ROOT, Settings
+
+SAMPLES = ROOT / "tests" / "data" / "samples"
+TERMINAL = {"extracted", "no_offer", "failed"}
+
+
+class Processes:
+    """Child processes started by the demo, stopped together."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append((name, proc))
+        return proc
+
+    def check(self) -> None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise ApplianceError(f"{name} exited with {proc.returncode}", detail=tail)
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _say(msg: str) -> None:
+    print(f"[demo] {msg}", flush=True)
+
+
+def _wait(what: str, ok: Any, procs: Processes, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs.check()
+        with contextlib.suppress(httpx.HTTPError, OSError):
+            if ok():
+                return
+        time.sleep(1.0)
+    raise ApplianceError(f"{what} not ready after {timeout:.0f}s (logs in {procs.log_dir})")
+
+
+def _redis_up(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def print_offers(offers: list[dict[str, Any]]) -> None:
+    """A plain-text table: one line per item."""
+    cols = ("offer", "supplier", "product", "qty", "price", "cur", "lead d", "lang")
+    rows = []
+    for o in offers:
+        sup = o["supplier"]["name"] or o["supplier"]["email"] or "?"
+        for it in o["items"] or [{}]:
+            rows.append(
+                (
+                    str(o["id"]), sup[:24], str(it.get("product_name") or "")[:38],
+                    str(it.get("quantity") or it.get("moq") or ""),
+                    str(it.get("unit_price") or ""), str(it.get("currency") or ""),
+                    str(it.get("lead_time_days") or ""), o["language"],
+                )
+            )  # fmt: skip
+    widths = [
+        max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)
+    ]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def run_demo(settings: Settings, *, stay: bool = True, redis_port: int = 6391) -> int:
+    """Run the demo; with ``stay`` keep everything up until Ctrl-C."""
+    from appliance import llm_server
+
+    data_dir = settings.paths.resolve(settings.paths.data_dir) / "demo"
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    env = {
+        **os.environ,
+        "APPLIANCE_PATHS__DATA_DIR": str(data_dir),
+        "APPLIANCE_REDIS__URL": redis_url,
+        "APPLIANCE_SERVER__POLL_INTERVAL_S": "5",
+    }
+    procs = Processes(log_dir)
+    api = f"http://{settings.server.host}:{settings.server.port}"
+    try:
+        if not _redis_up(redis_url):
+            exe = shutil.which("redis-server")
+            if not exe:
+                raise ConfigError("redis-server is not installed (the setup installs it)")
+            _say(f"starting Redis on 127.0.0.1:{redis_port}")
+            procs.start(
+                "redis",
+                [exe, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(data_dir)],
+                env,
+            )  # fmt: skip
+            _wait("Redis", lambda: _redis_up(redis_url), procs, 30)
+        if llm_server.health(settings.llm.base_url):
+            _say(f"using the LLM server already at {settings.llm.base_url}")
+        else:
+            _say("starting vLLM (CPU) with the bundled model; this takes about a minute")
+            t0 = time.monotonic()
+            p = llm_server.start_background(settings, log_dir / "llm.log")
+            procs.procs.append(("llm", p))
+            llm_server.wait_healthy(settings, p, settings.llm.server.startup_timeout_s)
+            _say(f"vLLM ready in {time.monotonic() - t0:.0f}s")
+        base = [sys.executable, "-m", "appliance.cli"]
+        procs.start("server", [*base, "server"], env)
+        procs.start("worker", [*base, "worker"], env)
+        _wait("API server", lambda: httpx.get(f"{api}/api/schema", timeout=2).is_success, procs, 60)
+        files = sorted(SAMPLES.glob("*.eml"))
+        _say(f"importing {len(files)} sample mails from {SAMPLES}")
+        subprocess.run([*base, "import", str(SAMPLES)], env=env, check=True)
+        t0 = time.monotonic()
+
+        def all_done() -> bool:
+            r = httpx.get(f"{api}/api/v1/mails", params={"limit": 500}, timeout=5).json()
+            done = sum(m["state"] in TERMINAL for m in r["items"])
+            return r["total"] >= len(files) and done == r["total"]
+
+        _wait("extraction of the samples", all_done, procs, 900)
+        _say(f"all {len(files)} mails processed in {time.monotonic() - t0:.0f}s")
+        offers = httpx.get(f"{api}/api/v1/offers", params={"limit": 500}, timeout=10).json()
+        print_offers(offers["items"])
+        failed = httpx.get(
+            f"{api}/api/v1/mails", params={"state": "failed", "limit": 500}, timeout=5
+        ).json()
+        for m in failed["items"]:
+            _say(f"mail {m['id']} failed: {m['error']}")
+        _say(f"API: {api}/api/v1/offers   OpenAPI: {api}/api/schema   health: {api}/healthz")
+        if stay:
+            _say("running; Ctrl-C stops everything")
+            while True:
+                procs.check()
+                time.sleep(2)
+        return 0
+    finally:
+        procs.stop()
