@@ -34,13 +34,8 @@ class Scheduler(threading.Thread):
         for acc in s.accounts:
             self.rt.send("poll", acc.name)
         assert self.rt.db is not None
-        for mail_id, sha in repo.mails_to_extract(self.rt.db, s.server.stuck_after_s):
+        for mail_id, sha in repo.claim_stuck_mails(self.rt.db, s.server.stuck_after_s):
             log.warning("mail %s waited too long for extraction; queued again", mail_id)
-            with self.rt.db.lock:
-                repo.add_event(self.rt.db, "extract", "requeued", mail_id=mail_id)
-                self.rt.db.con.execute(
-                    "UPDATE mails SET updated_at = now() WHERE id = ?", [mail_id]
-                )
             self.rt.send("extract", mail_id, sha)
         for q, n in queue_depths(self.broker).items():
             metrics.QUEUE_DEPTH.labels(q).set(n)

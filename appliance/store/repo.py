@@ -158,14 +158,23 @@ def save_extraction(db: Database, out: ExtractionOutcome) -> str:
     return result
 
 
-def mails_to_extract(db: Database, older_than_s: float) -> list[tuple[int, str]]:
-    """Mails still waiting for extraction after ``older_than_s`` seconds (lost messages)."""
-    cutoff = utcnow() - dt.timedelta(seconds=older_than_s)
-    rows = db.query(
-        "SELECT id, sha256 FROM mails WHERE state = ? AND updated_at < ? ORDER BY id",
-        [RECEIVED, cutoff],
-    )
-    return [(r["id"], r["sha256"]) for r in rows]
+def claim_stuck_mails(db: Database, older_than_s: float) -> list[tuple[int, str]]:
+    """Mails still waiting for extraction after ``older_than_s`` seconds (a lost message).
+
+    Each is stamped (``updated_at`` and a ``requeued`` event) so the next sweep skips it until
+    it is stuck again; the caller queues their extraction.
+    """
+    now = utcnow()
+    cutoff = now - dt.timedelta(seconds=older_than_s)
+    with db.transaction() as con:
+        rows = con.execute(
+            "SELECT id, sha256 FROM mails WHERE state = ? AND updated_at < ? ORDER BY id",
+            [RECEIVED, cutoff],
+        ).fetchall()
+        for mail_id, _ in rows:
+            con.execute("UPDATE mails SET updated_at = ? WHERE id = ?", [now, mail_id])
+            add_event(db, "extract", "requeued", mail_id=mail_id, detail="stuck")
+    return [(r[0], r[1]) for r in rows]
 
 
 def retry_mail(db: Database, mail_id: int) -> str:

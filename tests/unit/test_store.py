@@ -107,3 +107,10 @@ def test_unknown_ids_raise_not_found(db: Database) -> None:
         queries.get_offer(db, 99)
     with pytest.raises(NotFound):
         repo.save_extraction(db, ExtractionOutcome(mail_id=5, sha256="x", offer=OFFER))
+
+
+def test_stuck_mails_are_claimed_once_per_period(db: Database) -> None:
+    mail_id = repo.record_mail(db, _msg()).mail_id
+    assert repo.claim_stuck_mails(db, 3600) == []
+    assert repo.claim_stuck_mails(db, -1) == [(mail_id, "a" * 64)]
+    assert repo.claim_stuck_mails(db, 3600) == []
