@@ -13,7 +13,13 @@ from collections.abc import Callable
 import redis
 
 from appliance.mail.blobstore import BlobStore
-from appliance.mail.fetch import FetchedMail, FolderCursor, fetch_imap, fetch_pop3
+from appliance.mail.fetch import (
+    FetchedMail,
+    FolderCursor,
+    delete_pop3,
+    fetch_imap,
+    fetch_pop3,
+)
 from appliance.mail.intake import ingest
 from appliance.messages import RecordMail
 from appliance.settings import AccountSettings
@@ -38,7 +44,8 @@ class CursorStore:
         for folder in account.folders:
             raw = self.client.get(self._key(account.name, folder))
             if raw:
-                validity, last = raw.decode().split(":")
+                text = raw.decode() if isinstance(raw, bytes) else str(raw)
+                validity, last = text.split(":")
                 out[folder] = FolderCursor(uidvalidity=int(validity), last_uid=int(last))
         return out
 
@@ -91,7 +98,10 @@ def poll_account(
             seen = cursors.pop3_seen(account.name)
             for mails in fetch_pop3(account, password, seen):
                 _hand_over(mails, blobs, send)
-                cursors.add_pop3_seen(account.name, [m.uid for m in mails])
+                uidls = [m.uid for m in mails]
+                cursors.add_pop3_seen(account.name, uidls)
+                # No-op unless delete_after_fetch: the mails are in the blob store and queued.
+                delete_pop3(account, password, uidls)
                 count += len(mails)
     finally:
         try:
