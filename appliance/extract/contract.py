@@ -125,47 +125,46 @@ def _str(max_len: int) -> dict[str, Any]:
 def llm_json_schema() -> dict[str, Any]:
     """The bounded JSON schema given to vLLM's structured output (no `language`: we detect it)."""
     num = {"type": "number", "minimum": 0}
-    item = {
-        "type": "object",
-        "properties": {
-            "product_name": _str(MAX_NAME),
-            "sku": _nullable(_str(MAX_SHORT)),
-            "brand": _nullable(_str(MAX_SHORT)),
-            "quantity": _nullable(num),
-            "unit": _nullable(_str(16)),
-            "unit_price": _nullable(num),
-            "currency": _nullable({"type": "string", "enum": list(CURRENCIES)}),
-            "total_price": _nullable(num),
-            "moq": _nullable(num),
-            "dimensions": _nullable(
-                {
-                    "type": "object",
-                    "properties": {
-                        "length": _nullable(num),
-                        "width": _nullable(num),
-                        "height": _nullable(num),
-                        "unit": {"type": "string", "enum": list(LENGTH_UNITS)},
-                    },
-                    "required": ["length", "width", "height", "unit"],
-                    "additionalProperties": False,
-                }
-            ),
-            "weight": _nullable(
-                {
-                    "type": "object",
-                    "properties": {
-                        "value": num,
-                        "unit": {"type": "string", "enum": list(WEIGHT_UNITS)},
-                    },
-                    "required": ["value", "unit"],
-                    "additionalProperties": False,
-                }
-            ),
-            "lead_time_days": _nullable({"type": "integer", "minimum": 0, "maximum": 3650}),
-        },
-        "additionalProperties": False,
+    item_props: dict[str, Any] = {
+        "product_name": _str(MAX_NAME),
+        "sku": _nullable(_str(MAX_SHORT)),
+        "brand": _nullable(_str(MAX_SHORT)),
+        "quantity": _nullable(num),
+        "unit": _nullable(_str(16)),
+        "unit_price": _nullable(num),
+        "currency": _nullable({"type": "string", "enum": list(CURRENCIES)}),
+        "total_price": _nullable(num),
+        "moq": _nullable(num),
+        "dimensions": _nullable(
+            {
+                "type": "object",
+                "properties": {
+                    "length": _nullable(num),
+                    "width": _nullable(num),
+                    "height": _nullable(num),
+                    "unit": {"type": "string", "enum": list(LENGTH_UNITS)},
+                },
+                "required": ["length", "width", "height", "unit"],
+                "additionalProperties": False,
+            }
+        ),
+        "weight": _nullable(
+            {
+                "type": "object",
+                "properties": {
+                    "value": num,
+                    "unit": {"type": "string", "enum": list(WEIGHT_UNITS)},
+                },
+                "required": ["value", "unit"],
+                "additionalProperties": False,
+            }
+        ),
+        "lead_time_days": _nullable({"type": "integer", "minimum": 0, "maximum": 3650}),
     }
-    item["required"] = list(item["properties"])
+    item: dict[str, Any] = {
+        "type": "object", "properties": item_props, "additionalProperties": False,
+    }  # fmt: skip
+    item["required"] = list(item_props)
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {

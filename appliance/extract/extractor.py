@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from appliance.extract.contract import Offer, Supplier, normalise_offer
+from appliance.extract.evidence import Evidence, check_evidence
 from appliance.extract.llm_client import Completion, LLMClient
 from appliance.extract.prompt import build_messages
 from appliance.preprocess import ParsedMail, parse_mail
@@ -18,6 +19,8 @@ class Extraction:
     mail: ParsedMail
     completion: Completion
     preprocess_ms: float
+    # Values the model gave that the mail does not contain (set to null), e.g. "items[0].moq".
+    dropped: list[str]
 
 
 def preprocess(raw: bytes, settings: Settings) -> ParsedMail:
@@ -39,4 +42,8 @@ async def extract_offer(raw: bytes, settings: Settings, client: LLMClient) -> Ex
         language=mail.language,
         sender=Supplier(name=mail.from_name, email=mail.from_addr),
     )
-    return Extraction(offer=offer, mail=mail, completion=completion, preprocess_ms=pre_ms)
+    sender = f"{mail.from_name or ''} <{mail.from_addr or ''}>"
+    offer, dropped = check_evidence(offer, Evidence(mail.subject, sender, mail.text))
+    return Extraction(
+        offer=offer, mail=mail, completion=completion, preprocess_ms=pre_ms, dropped=dropped
+    )

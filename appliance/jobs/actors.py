@@ -101,7 +101,7 @@ def extract(mail_id: int, sha256: str) -> None:
         outcome.model = ex.completion.model
         outcome.language = ex.mail.language
         outcome.attachments = [a.__dict__ for a in ex.mail.attachments]
-        outcome.warnings = list(ex.mail.warnings)
+        outcome.warnings = [*ex.mail.warnings, *(f"not in the mail: {d}" for d in ex.dropped)]
         outcome.preprocess_ms = ex.preprocess_ms
         outcome.llm_ms = ex.completion.elapsed_ms
         outcome.prompt_tokens = ex.completion.prompt_tokens
@@ -179,8 +179,7 @@ def declare_actors(broker: dramatiq.Broker, rt: Runtime) -> Runtime:
     ]
     for fn, queue, options in specs:
         name = fn.__name__
-        rt.actors[name] = dramatiq.actor(
-            fn, actor_name=name, queue_name=queue, broker=broker, **options
-        )
+        decorate = dramatiq.actor(actor_name=name, queue_name=queue, broker=broker, **options)
+        rt.actors[name] = decorate(fn)
     _rt = rt
     return rt

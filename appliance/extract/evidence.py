@@ -1,0 +1,153 @@
+"""Evidence check: a value the mail text does not contain is not a value the mail states.
+
+The contract says values are what the mail says, never guessed; a small model under a grammar
+fills every field it is allowed to. After normalisation, each scalar value is looked for in the
+mail (subject, sender and cleaned text): numbers in any usual spelling (``1 250,50``,
+``1,250.50``, ``1250.5``), strings case- and space-insensitively, currencies by code or symbol,
+lead times as days or weeks. What is not found is set to null and reported, so nothing the
+model invented is stored as data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from appliance.extract.contract import CURRENCY_ALIASES, Offer
+
+_NUM_RE = re.compile(r"\d[\d\s.,'\u00a0\u202f]*\d|\d")
+
+
+def _norm_text(s: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", s).casefold().split())
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number the text spells, read with both decimal conventions where ambiguous."""
+    out: set[float] = set()
+    for m in _NUM_RE.finditer(text):
+        tok = re.sub(r"[\s'\u00a0\u202f]", "", m.group()).strip(".,")
+        candidates = {tok.replace(",", ""), tok.replace(".", "").replace(",", ".")}
+        if tok.count(",") == 1 and "." not in tok:
+            candidates.add(tok.replace(",", "."))
+        for part in re.split(r"[^\d.]", tok):  # 120x60 is caught by the regex; keep pieces too
+            candidates.add(part)
+        for c in candidates:
+            try:
+                out.add(round(float(c), 6))
+            except ValueError:
+                continue
+    return out
+
+
+class Evidence:
+    """The searchable forms of one mail."""
+
+    def __init__(self, *parts: str) -> None:
+        joined = "\n".join(p for p in parts if p)
+        self.text = _norm_text(joined)
+        self.compact = re.sub(r"[\s\-_./]", "", self.text)
+        self.numbers = numbers_in(joined)
+
+    def has_number(self, v: float | None) -> bool:
+        return v is None or round(float(v), 6) in self.numbers
+
+    def has_string(self, v: str | None) -> bool:
+        if v is None:
+            return True
+        n = _norm_text(v)
+        return n in self.text or re.sub(r"[\s\-_./]", "", n) in self.compact
+
+    def has_currency(self, code: str | None) -> bool:
+        if code is None:
+            return True
+        if code.casefold() in self.text:
+            return True
+        return any(sym in self.text for sym, iso in CURRENCY_ALIASES.items() if iso == code)
+
+    def has_lead_time(self, days: int | None) -> bool:
+        return (
+            days is None or self.has_number(days) or (days % 7 == 0 and self.has_number(days // 7))
+        )
+
+
+def check_evidence(offer: Offer, ev: Evidence) -> tuple[Offer, list[str]]:
+    """Null every value not found in the mail; return the cleaned offer and what was dropped."""
+    dropped: list[str] = []
+    data: dict[str, Any] = offer.model_dump()
+
+    def keep(path: str, ok: bool) -> bool:
+        if not ok:
+            dropped.append(path)
+        return ok
+
+    for key in ("valid_until", "incoterms", "payment_terms"):
+        v = data[key]
+        ok = v is None or (ev.has_string(v) if key != "valid_until" else _date_in(v, ev))
+        if not keep(key, ok):
+            data[key] = None
+    sup = data["supplier"]
+    for key in ("name", "email"):
+        if not keep(f"supplier.{key}", ev.has_string(sup[key])):
+            sup[key] = None
+    items = []
+    for i, it in enumerate(data["items"]):
+        p = f"items[{i}]"
+        if not ev.has_string(it["product_name"]) and not _tokens_in(it["product_name"], ev):
+            dropped.append(f"{p}.product_name")
+            continue  # an item whose product the mail does not name is not an item
+        for key in ("sku", "brand", "unit"):
+            if not keep(f"{p}.{key}", ev.has_string(it[key])):
+                it[key] = None
+        for key in ("quantity", "unit_price", "total_price", "moq"):
+            if not keep(f"{p}.{key}", ev.has_number(it[key])):
+                it[key] = None
+        if not keep(f"{p}.currency", ev.has_currency(it["currency"])):
+            it["currency"] = None
+        if not keep(f"{p}.lead_time_days", ev.has_lead_time(it["lead_time_days"])):
+            it["lead_time_days"] = None
+        dims = it["dimensions"]
+        if dims is not None:
+            for axis in ("length", "width", "height"):
+                if not keep(f"{p}.dimensions.{axis}", ev.has_number(dims[axis])):
+                    dims[axis] = None
+            if all(dims[a] is None for a in ("length", "width", "height")):
+                it["dimensions"] = None
+        w = it["weight"]
+        if w is not None and not keep(f"{p}.weight", ev.has_number(w["value"])):
+            it["weight"] = None
+        items.append(it)
+    data["items"] = items
+    return Offer.model_validate(data), dropped
+
+
+def _tokens_in(name: str, ev: Evidence) -> bool:
+    """At least half of the name's words (of 3+ letters) occur in the mail."""
+    words = [w for w in re.findall(r"\w{3,}", _norm_text(name))]
+    return bool(words) and sum(w in ev.text for w in words) * 2 >= len(words)
+
+
+def _date_in(iso: str, ev: Evidence) -> bool:
+    y, m, d = iso.split("-")
+    if iso in ev.text:
+        return True
+    day, month = str(int(d)), str(int(m))
+    pats = [
+        rf"\b0?{day}[./-]0?{month}[./-]({y}|{y[2:]})\b",
+        rf"\b0?{month}/0?{day}/({y}|{y[2:]})\b",
+    ]
+    if any(re.search(p, ev.text) for p in pats):
+        return True
+    names = _MONTHS[int(m) - 1]
+    return y in ev.text and any(
+        re.search(rf"\b0?{day}(st|nd|rd|th)?\s+{n}|{n}\w*\s+0?{day}\b", ev.text) for n in names
+    )
+
+
+_MONTHS = [
+    ("jan", "январ", "янв"), ("feb", "феврал", "фев"), ("mar", "март", "мар"),
+    ("apr", "апрел", "апр"), ("may", "мая", "май"), ("jun", "июн"), ("jul", "июл"),
+    ("aug", "август", "авг"), ("sep", "сентябр", "сен"), ("oct", "октябр", "окт"),
+    ("nov", "ноябр", "ноя"), ("dec", "декабр", "дек"),
+]  # fmt: skip

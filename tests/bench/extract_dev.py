@@ -1,0 +1,275 @@
+"""Benchmark the real ``appliance extract`` CLI on the development mail sets and score it.
+
+Usage::
+
+    python tests/bench/extract_dev.py [--data DIR] [--concurrency N] [--limit N] [--out FILE]
+
+The data folder comes from ``--data``, else the configured ``paths.dev_data`` (environment
+``APPLIANCE_PATHS__DEV_DATA``, default ``../shared/data`` from the project root). Every
+``<data>/dev/<set>/gold.jsonl`` is read; its line N labels ``<data>/dev/<set>/NNNN.eml``. Each set
+goes through one ``python -m appliance.cli extract`` run (so the vLLM server named by
+``APPLIANCE_LLM__BASE_URL`` must be up); the script prints, per set and overall, the mails, valid
+results, errors by code, throughput and the field-level scoring table of ``finetune.scoring``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script: make `appliance` and `finetune` importable
+    sys.path.insert(0, str(ROOT))
+
+from finetune.scoring import Report, score  # noqa: E402
+
+DEFAULT_CONCURRENCY = 8
+NO_OUTPUT = "no_output"  # the CLI printed no line for the mail (crash or timeout)
+SCHEMA_INVALID = "schema_invalid"  # a result that does not validate as an Offer
+
+
+@dataclass
+class Mail:
+    """One development mail and its label."""
+
+    set_name: str
+    path: Path
+    gold: dict[str, Any]
+
+    @property
+    def is_offer(self) -> bool:
+        """Whether the label holds at least one item."""
+        return bool(self.gold.get("items"))
+
+
+@dataclass
+class Run:
+    """What one CLI run gave for a list of mails."""
+
+    mails: list[Mail]
+    outputs: dict[Path, dict[str, Any]]
+    seconds: float
+    concurrency: int
+    returncode: int
+    stderr: str = ""
+    invalid: dict[Path, str] = field(default_factory=dict)  # schema errors of printed results
+
+    def prediction(self, mail: Mail) -> dict[str, Any] | None:
+        """The mail's schema-valid result, or ``None`` (error, no output, invalid result)."""
+        line = self.outputs.get(mail.path.resolve())
+        if line is None or mail.path.resolve() in self.invalid:
+            return None
+        result = line.get("result")
+        return result if isinstance(result, dict) else None
+
+    def error_code(self, mail: Mail) -> str | None:
+        """Why the mail has no valid result (``None`` when it has one)."""
+        key = mail.path.resolve()
+        line = self.outputs.get(key)
+        if line is None:
+            return NO_OUTPUT
+        if "error" in line:
+            err = line["error"]
+            return str(err.get("code", "error")) if isinstance(err, dict) else "error"
+        if key in self.invalid or not isinstance(line.get("result"), dict):
+            return SCHEMA_INVALID
+        return None
+
+    def subset(self, set_name: str) -> list[Mail]:
+        """The run's mails of one set."""
+        return [m for m in self.mails if m.set_name == set_name]
+
+
+def dev_data_dir(explicit: str | Path | None = None) -> Path:
+    """``explicit``, else the configured ``paths.dev_data`` (env, config file, default)."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    try:
+        from appliance.settings import load_settings
+
+        s = load_settings()
+        return s.paths.resolve(s.paths.dev_data)
+    except Exception:  # a broken config must not hide the default location
+        env = os.environ.get("APPLIANCE_PATHS__DEV_DATA")
+        p = Path(env) if env else Path("../shared/data")
+        return p if p.is_absolute() else (ROOT / p).resolve()
+
+
+def load_mails(data_dir: Path, limit: int | None = None) -> list[Mail]:
+    """Mails of every ``<data>/dev/<set>/gold.jsonl`` (at most ``limit`` per set), sets sorted."""
+    mails: list[Mail] = []
+    for gold_file in sorted((data_dir / "dev").glob("*/gold.jsonl")):
+        set_dir = gold_file.parent
+        lines = [ln for ln in gold_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        for i, line in enumerate(lines[:limit] if limit else lines):
+            eml = set_dir / f"{i:04d}.eml"
+            if not eml.is_file():
+                print(f"warning: {eml} is missing; its label is skipped", file=sys.stderr)
+                continue
+            mails.append(Mail(set_dir.name, eml, json.loads(line)))
+    return mails
+
+
+def _validate(result: Any) -> str | None:
+    from pydantic import ValidationError
+
+    from appliance.extract.contract import Offer
+
+    try:
+        Offer.model_validate(result)
+    except ValidationError as exc:
+        return str(exc)
+    return None
+
+
+def run_cli(
+    mails: list[Mail],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    base_url: str | None = None,
+    timeout: float = 3600.0,
+) -> Run:
+    """Run ``python -m appliance.cli extract`` over ``mails`` and collect its JSON lines."""
+    env = dict(os.environ)
+    if base_url:
+        env["APPLIANCE_LLM__BASE_URL"] = base_url
+    cmd = [sys.executable, "-m", "appliance.cli", "extract", "--concurrency", str(concurrency)]
+    cmd += [str(m.path.resolve()) for m in mails]
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        stdout, stderr, rc = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        stderr = f"timed out after {timeout:.0f} s"
+        rc = -1
+    seconds = time.monotonic() - start
+    outputs: dict[Path, dict[str, Any]] = {}
+    for raw in stdout.splitlines():
+        try:
+            line = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(line, dict) and "file" in line:
+            outputs[Path(line["file"]).resolve()] = line
+    run = Run(mails, outputs, seconds, concurrency, rc, stderr)
+    for key, line in outputs.items():
+        if "result" in line:
+            problem = _validate(line["result"])
+            if problem:
+                run.invalid[key] = problem
+    return run
+
+
+def summarise(name: str, runs: list[Run], set_name: str | None = None) -> tuple[dict, Report]:
+    """Figures of one set (``set_name``) or of all mails of ``runs``, plus its scoring report."""
+    pairs = []
+    errors: Counter[str] = Counter()
+    seconds = 0.0
+    n = 0
+    for run in runs:
+        mails = run.mails if set_name is None else run.subset(set_name)
+        if not mails:
+            continue
+        seconds += run.seconds
+        n += len(mails)
+        for m in mails:
+            pairs.append((run.prediction(m), m.gold))
+            code = run.error_code(m)
+            if code:
+                errors[code] += 1
+    report = score(pairs)
+    summary = {
+        "set": name,
+        "mails": n,
+        "valid": report.n_valid,
+        "errors": dict(sorted(errors.items())),
+        "seconds": round(seconds, 2),
+        "mails_per_s": round(n / seconds, 3) if seconds else None,
+        "concurrency": runs[0].concurrency if runs else None,
+        "scores": report.as_dict(),
+    }
+    return summary, report
+
+
+def format_summary(summary: dict, report: Report) -> str:
+    """The printed block of one set: a headline, then the scoring table."""
+    errs = ", ".join(f"{k}={v}" for k, v in summary["errors"].items()) or "none"
+    head = (
+        f"== {summary['set']}: {summary['mails']} mails, {summary['valid']} valid results, "
+        f"errors: {errs}; {summary['seconds']:.1f} s, {summary['mails_per_s']} mails/s "
+        f"at concurrency {summary['concurrency']}"
+    )
+    return f"{head}\n{report.table()}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 0 also when the data folder is absent (nothing to do)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", help="data folder holding dev/<set>/ (default: paths.dev_data)")
+    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    p.add_argument("--limit", type=int, default=None, help="first N mails of each set")
+    p.add_argument("--out", help="also write the JSON report to this file")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per CLI run")
+    a = p.parse_args(argv)
+
+    data_dir = dev_data_dir(a.data)
+    mails = load_mails(data_dir, a.limit)
+    if not mails:
+        print(
+            f"no development mail sets under {data_dir / 'dev'} (expected <set>/gold.jsonl); "
+            "pass --data or set APPLIANCE_PATHS__DEV_DATA. Nothing to do."
+        )
+        return 0
+    set_names = sorted({m.set_name for m in mails})
+    base_url = os.environ.get("APPLIANCE_LLM__BASE_URL", "(configured default)")
+    print(f"data: {data_dir}  LLM: {base_url}  concurrency: {a.concurrency}\n", flush=True)
+
+    runs: list[Run] = []
+    blocks: list[dict] = []
+    for name in set_names:
+        run = run_cli(
+            [m for m in mails if m.set_name == name], concurrency=a.concurrency, timeout=a.timeout
+        )
+        runs.append(run)
+        if run.returncode not in (0, 1):  # 1 = some mails failed, which the report shows
+            tail = "\n".join(run.stderr.strip().splitlines()[-15:])
+            print(f"warning: the CLI exited with {run.returncode} on {name}:\n{tail}\n")
+        summary, report = summarise(name, runs, name)
+        blocks.append(summary)
+        print(format_summary(summary, report), flush=True)
+
+    overall, report = summarise("overall", runs)
+    print(format_summary(overall, report))
+
+    if a.out:
+        doc = {
+            "data_dir": str(data_dir),
+            "base_url": base_url,
+            "concurrency": a.concurrency,
+            "limit": a.limit,
+            "sets": blocks,
+            "overall": overall,
+            "mails": [
+                {"set": m.set_name, "file": m.path.name, "error": run.error_code(m)}
+                for run in runs
+                for m in run.mails
+            ],
+        }
+        Path(a.out).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        print(f"report written to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
