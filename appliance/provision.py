@@ -130,8 +130,7 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     # The weights are already de-quantised: forget the GGUF "quantisation" so it saves plainly.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.hf_quantizer = None
-    model.config.name_or_path = out_dir.name
+    setattr(model, "hf_quantizer", None)  # noqa: B010  (typed as a module attribute)
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
 
@@ -188,6 +187,8 @@ def fetch_model(
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        for p in out.iterdir():
+            p.chmod(0o644)  # safetensors writes 0600; the vLLM unit may run as another user
         if target.exists():
             shutil.rmtree(target)
         out.rename(target)

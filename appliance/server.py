@@ -7,6 +7,7 @@ import threading
 
 import dramatiq
 import uvicorn
+from dramatiq.brokers.redis import RedisBroker
 
 from appliance import metrics
 from appliance.api import AppContext, create_app
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class Scheduler(threading.Thread):
     """Sends a poll per account every ``poll_interval_s`` and re-queues stuck extractions."""
 
-    def __init__(self, rt: Runtime, broker: dramatiq.Broker) -> None:
+    def __init__(self, rt: Runtime, broker: RedisBroker) -> None:
         super().__init__(name="scheduler", daemon=True)
         self.rt = rt
         self.broker = broker

@@ -78,9 +78,9 @@ class LLMSettings(_Section):
     model_path: Path | None = None
     # Active LoRA adapter name (served under that name) or None for the base model.
     adapter: str | None = None
-    timeout_s: float = 180.0
+    timeout_s: float = 600.0
     max_retries: int = 2
-    max_tokens: int = 1024
+    max_tokens: int = 2048
     temperature: float = 0.0
     concurrency: int = 8
     max_input_chars: int = 6000

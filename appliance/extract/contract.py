@@ -44,10 +44,14 @@ WEIGHT_ALIASES: dict[str, str] = {
     "т": "t", "ton": "t", "tonne": "t", "lbs": "lb", "pound": "lb", "pounds": "lb", "ounce": "oz",
 }  # fmt: skip
 
-MAX_ITEMS = 20
-MAX_NAME = 160
-MAX_SHORT = 48
-MAX_TERMS = 120
+# Bounds of the model's output. Every string and array is bounded and numbers have a maximum,
+# so the worst-case answer stays within ``llm.max_tokens`` (a small model under a grammar may
+# otherwise repeat items or digits until cut off).
+MAX_ITEMS = 6
+MAX_NAME = 80
+MAX_SHORT = 32
+MAX_TERMS = 60
+MAX_NUMBER = 1e9
 
 
 class Supplier(BaseModel):
@@ -124,13 +128,13 @@ def _str(max_len: int) -> dict[str, Any]:
 
 def llm_json_schema() -> dict[str, Any]:
     """The bounded JSON schema given to vLLM's structured output (no `language`: we detect it)."""
-    num = {"type": "number", "minimum": 0}
+    num = {"type": "number", "minimum": 0, "maximum": MAX_NUMBER}
     item_props: dict[str, Any] = {
         "product_name": _str(MAX_NAME),
         "sku": _nullable(_str(MAX_SHORT)),
         "brand": _nullable(_str(MAX_SHORT)),
         "quantity": _nullable(num),
-        "unit": _nullable(_str(16)),
+        "unit": _nullable(_str(12)),
         "unit_price": _nullable(num),
         "currency": _nullable({"type": "string", "enum": list(CURRENCIES)}),
         "total_price": _nullable(num),
@@ -170,13 +174,19 @@ def llm_json_schema() -> dict[str, Any]:
         "properties": {
             "supplier": {
                 "type": "object",
-                "properties": {"name": _nullable(_str(MAX_TERMS)), "email": _nullable(_str(80))},
+                "properties": {
+                    "name": _nullable(_str(MAX_TERMS)),
+                    "email": _nullable(_str(MAX_TERMS)),
+                },
                 "required": ["name", "email"],
                 "additionalProperties": False,
             },
             "items": {"type": "array", "items": item, "minItems": 0, "maxItems": MAX_ITEMS},
             "valid_until": _nullable(
-                {"type": "string", "pattern": r"^20[0-9]{2}-[01][0-9]-[0-3][0-9]$"}
+                {
+                    "type": "string",
+                    "pattern": r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                }
             ),
             "incoterms": _nullable(_str(MAX_SHORT)),
             "payment_terms": _nullable(_str(MAX_TERMS)),

@@ -68,7 +68,8 @@ def list_offers(
     offset: int = 0,
 ) -> dict[str, Any]:
     """A page of offers, newest first; ``supplier`` matches name or e-mail (case-insensitive)."""
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
     if supplier:
         where.append("(supplier_email ILIKE ? OR supplier_name ILIKE ?)")
         params += [f"%{supplier}%", f"%{supplier}%"]
