@@ -30,6 +30,7 @@ from types import TracebackType
 from imapclient import IMAPClient
 
 from appliance.settings import AccountSettings
+from tests.helpers import free_port
 
 PASSWORD_ENV = "APPLIANCE_TEST_DOVECOT_PASSWORD"
 
@@ -41,13 +42,6 @@ class DovecotError(RuntimeError):
 def find_dovecot() -> str | None:
     """Path of the ``dovecot`` binary (also looked up in /usr/sbin, often not on PATH)."""
     return shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_port(port: int, deadline: float, greeting: bool = True) -> bool:
