@@ -173,12 +173,19 @@ class Settings(_Section):
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    """Turn ``APPLIANCE_A__B=value`` into ``{"a": {"b": value}}``; JSON values are parsed."""
+    """Turn ``APPLIANCE_A__B=value`` into ``{"a": {"b": value}}``; JSON values are parsed.
+
+    Only variables whose first part names a settings section count: others with the prefix
+    (``APPLIANCE_CONFIG``, a password such as ``APPLIANCE_SALES_PASSWORD``) are left alone.
+    Unknown keys inside a section are still an error.
+    """
     out: dict[str, Any] = {}
     for key, raw in env.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+        if not key.startswith(ENV_PREFIX):
             continue
         parts = key[len(ENV_PREFIX) :].lower().split("__")
+        if parts[0] not in Settings.model_fields:
+            continue
         value: Any
         try:
             value = json.loads(raw)
