@@ -191,7 +191,9 @@ def _fetch_folder(
         # "n:*" also matches the highest UID when it is below n: filter again.
         uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
     new_cursor = FolderCursor(uidvalidity, last_uid)
-    log.info("%s folder %s: %d new mail(s)", _where(account), folder, len(uids))
+    (log.info if uids else log.debug)(
+        "%s folder %s: %d new mail(s)", _where(account), folder, len(uids)
+    )
     if not uids:
         if cursor != new_cursor:
             yield folder, new_cursor, []
@@ -327,7 +329,7 @@ def fetch_pop3(
     conn = _pop3_connect(account, password)
     try:
         todo = [(num, uidl) for uidl, num in _uidl_map(conn, account).items() if uidl not in seen]
-        log.info("%s: %d new mail(s)", _where(account), len(todo))
+        (log.info if todo else log.debug)("%s: %d new mail(s)", _where(account), len(todo))
         for start in range(0, len(todo), batch):
             mails = []
             for num, uidl in todo[start : start + batch]:

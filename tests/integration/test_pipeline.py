@@ -153,3 +153,29 @@ def test_health_and_metrics(app: Appliance) -> None:
     worker_metrics = httpx.get(f"http://127.0.0.1:{app.env['APPLIANCE_WORKER__METRICS_PORT']}/")
     assert "appliance_stage_seconds" in worker_metrics.text
     assert app.get("/api/schema/openapi.json")["paths"]["/api/v1/offers"]
+
+
+def test_import_of_an_mbox_records_each_mail_once(app: Appliance, tmp_path: Path) -> None:
+    import mailbox
+    import subprocess
+    import sys
+
+    box_path = tmp_path / "backfill.mbox"
+    box = mailbox.mbox(str(box_path))
+    for name in ("04-ru-koi8-shelves.eml", "06-en-newsletter.eml"):
+        box.add((SAMPLES / name).read_bytes())
+    box.flush()
+    before = _mails(app)["total"]
+    for _ in range(2):  # the second import is a no-op: mails are keyed by content
+        out = subprocess.run(
+            [sys.executable, "-m", "appliance.cli", "import", str(box_path)],
+            env=app.env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert "queued 2 mail(s)" in out.stdout
+    page = wait_for("the imported mails", lambda: _settled(app, before + 2), 600)
+    assert page["total"] == before + 2
+    ru = next(m for m in page["items"] if m["message_id"] == "<st200@sklad-tech.example>")
+    detail = app.get(f"/api/v1/mails/{ru['id']}")
+    assert detail["keys"][0].startswith("import/import/0/")
+    if detail["state"] != "failed":
+        assert detail["language"] == "ru"
