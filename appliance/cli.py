@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -65,6 +67,26 @@ def cmd_llm(s: Settings, a: argparse.Namespace) -> int:
     if a.action == "command":
         print(" ".join(llm_server.server_command(s)))
         return 0
+    data_dir = s.paths.resolve(s.paths.data_dir)
+    pid_file, log_path = data_dir / "llm.pid", data_dir / "logs" / "llm.log"
+    if a.action == "start":
+        if llm_server.health(s.llm.base_url):
+            print(f"LLM server already answers at {s.llm.base_url}")
+            return 0
+        proc = llm_server.start_background(s, log_path)
+        pid_file.write_text(str(proc.pid))
+        print(f"starting vLLM (pid {proc.pid}, log {log_path}); waiting until it is healthy")
+        llm_server.wait_healthy(s, proc, log_path=log_path)
+        print(f"LLM server ready at {s.llm.base_url}")
+        return 0
+    if a.action == "stop":
+        if not pid_file.is_file():
+            print("no LLM server started by `appliance llm start`")
+            return 1
+        os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+        pid_file.unlink()
+        print("LLM server stopped")
+        return 0
     return llm_server.run_server(s)
 
 
@@ -121,7 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(fn=cmd_worker)
 
     llm = sub.add_parser("llm", help="run the vLLM server (default) or check it")
-    llm.add_argument("action", nargs="?", choices=["serve", "status", "command"], default="serve")
+    llm.add_argument(
+        "action",
+        nargs="?",
+        choices=["serve", "start", "stop", "status", "command"],
+        default="serve",
+        help="serve: run in the foreground (systemd); start: in the background, wait until "
+        "healthy; stop; status: exit 0 when it answers; command: print the command line",
+    )
     llm.set_defaults(fn=cmd_llm)
 
     m = sub.add_parser("models", help="provision the base model offline")
