@@ -37,6 +37,12 @@ def _item(r: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _pop_error(row: dict[str, Any]) -> dict[str, str] | None:
+    """Replace a mail row's error columns by one ``error`` object (or None)."""
+    code, message = row.pop("error_code"), row.pop("error_message")
+    return {"code": code, "message": message} if code else None
+
+
 def _offer(db: Database, o: dict[str, Any]) -> dict[str, Any]:
     items = db.query(
         f"SELECT {_ITEM_COLS} FROM offer_items WHERE offer_id = ? ORDER BY position", [o["id"]]
@@ -117,8 +123,7 @@ def get_mail(db: Database, mail_id: int) -> dict[str, Any]:
         r["key"] for r in db.query("SELECT key FROM mail_keys WHERE mail_id = ?", [mail_id])
     ]
     m["offer_id"] = db.scalar("SELECT id FROM offers WHERE mail_id = ?", [mail_id])
-    code, message = m.pop("error_code"), m.pop("error_message")
-    m["error"] = {"code": code, "message": message} if code else None
+    m["error"] = _pop_error(m)
     m["events"] = [
         {**e, "at": e["at"].isoformat() + "Z"}
         for e in db.query(
@@ -152,8 +157,7 @@ def list_mails(
     )
     items = []
     for r in rows:
-        code, message = r.pop("error_code"), r.pop("error_message")
-        r["error"] = {"code": code, "message": message} if code else None
+        r["error"] = _pop_error(r)
         r["received_at"] = r["received_at"].isoformat() + "Z"
         items.append(r)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
