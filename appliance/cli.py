@@ -41,6 +41,8 @@ def setup_logging(level: str, fmt: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # One line per HTTP request to vLLM is noise; their failures are logged by the client.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def cmd_server(s: Settings, a: argparse.Namespace) -> int:
