@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import cast
 
 import redis
 
@@ -53,7 +54,8 @@ class CursorStore:
         self.client.set(self._key(account, folder), f"{cursor.uidvalidity}:{cursor.last_uid}")
 
     def pop3_seen(self, account: str) -> set[str]:
-        return {m.decode() for m in self.client.smembers(self._key(account, "pop3"))}  # type: ignore[union-attr]
+        members = cast("set[bytes]", self.client.smembers(self._key(account, "pop3")))
+        return {m.decode() for m in members}
 
     def add_pop3_seen(self, account: str, uidls: list[str]) -> None:
         if uidls:
