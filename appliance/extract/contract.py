@@ -52,6 +52,7 @@ MAX_NAME = 80
 MAX_SHORT = 32
 MAX_TERMS = 60
 MAX_NUMBER = 1e9
+MAX_LEAD_DAYS = 730
 
 
 class Supplier(BaseModel):
@@ -83,7 +84,7 @@ class Item(BaseModel):
     moq: float | None = Field(default=None, ge=0)
     dimensions: Dimensions | None = None
     weight: Weight | None = None
-    lead_time_days: int | None = Field(default=None, ge=0, le=3650)
+    lead_time_days: int | None = Field(default=None, ge=0, le=MAX_LEAD_DAYS)
 
     @field_validator("currency")
     @classmethod
@@ -163,7 +164,7 @@ def llm_json_schema() -> dict[str, Any]:
                 "additionalProperties": False,
             }
         ),
-        "lead_time_days": _nullable({"type": "integer", "minimum": 0, "maximum": 3650}),
+        "lead_time_days": _nullable({"type": "integer", "minimum": 0, "maximum": MAX_LEAD_DAYS}),
     }
     item: dict[str, Any] = {
         "type": "object", "properties": item_props, "additionalProperties": False,
@@ -255,7 +256,12 @@ def normalise_offer(raw: dict[str, Any], *, language: str, sender: Supplier) -> 
     items = data.get("items") or []
     if not isinstance(items, list):
         raise ExtractionInvalid("`items` is not a list")
-    data["items"] = [_normalise_item(i) for i in items if isinstance(i, dict)]
+    # A small model repeats items until the array bound: identical items are one item.
+    unique: list[dict[str, Any]] = []
+    for i in items:
+        if isinstance(i, dict) and (item := _normalise_item(i)) not in unique:
+            unique.append(item)
+    data["items"] = unique
     data["language"] = language
     try:
         return Offer.model_validate(data)

@@ -16,6 +16,11 @@ from typing import Any
 
 from appliance.extract.contract import CURRENCY_ALIASES, Offer
 
+# Dates are not quantities: their parts (2026, 12) must not vouch for a price or a lead time.
+_DATE_RE = re.compile(
+    r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
+    r"|\b\d{1,2}:\d{2}(:\d{2})?\b"
+)
 _NUM_RE = re.compile(r"\d[\d\s.,'\u00a0\u202f]*\d|\d")
 
 
@@ -24,8 +29,10 @@ def _norm_text(s: str) -> str:
 
 
 def numbers_in(text: str) -> set[float]:
-    """Every number the text spells, read with both decimal conventions where ambiguous."""
+    """Every number the text spells (dates and times left out), read with both decimal
+    conventions where ambiguous."""
     out: set[float] = set()
+    text = _DATE_RE.sub(" ", text)
     for m in _NUM_RE.finditer(text):
         tok = re.sub(r"[\s'\u00a0\u202f]", "", m.group()).strip(".,")
         candidates = {tok.replace(",", ""), tok.replace(".", "").replace(",", ".")}

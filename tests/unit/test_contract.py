@@ -53,7 +53,7 @@ def test_units_are_normalised_and_empty_dimensions_dropped() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"unit_price": -1}, {"currency": "XXQ"}, {"lead_time_days": 99999},
+    [{"unit_price": -1}, {"currency": "XXQ"}, {"lead_time_days": 999},
      {"dimensions": {"length": 1, "width": 1, "height": 1, "unit": "parsec"}}],
 )  # fmt: skip
 def test_insane_values_are_errors_not_data(bad: dict[str, object]) -> None:
@@ -83,3 +83,10 @@ def test_llm_schema_bounds_every_string_and_array() -> None:
                 walk(v)
 
     walk(llm_json_schema())
+
+
+def test_identical_items_are_one_item() -> None:
+    raw = _raw()
+    raw["items"] = [*raw["items"], *raw["items"], {"product_name": "Other", "unit_price": 1}]  # type: ignore[misc]
+    offer = normalise_offer(raw, language="en", sender=SENDER)
+    assert [i.product_name for i in offer.items] == ["Shelf", "Other"]

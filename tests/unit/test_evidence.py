@@ -51,3 +51,8 @@ def test_invented_values_are_dropped_and_reported() -> None:
 def test_an_item_whose_product_is_not_in_the_mail_is_dropped() -> None:
     kept, dropped = check_evidence(_offer(product_name="Steel shelf SR-200"), Evidence(MAIL))
     assert kept.items == [] and "items[0].product_name" in dropped
+
+
+def test_parts_of_dates_are_not_numbers() -> None:
+    nums = numbers_in("Valid until 2026-12-15 or 15.12.2026, call at 10:30. Price 99")
+    assert 99.0 in nums and not nums & {2026.0, 12.0, 15.0, 10.0, 30.0}
