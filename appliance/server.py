@@ -11,9 +11,8 @@ from dramatiq.brokers.redis import RedisBroker
 
 from appliance import metrics
 from appliance.api import AppContext, create_app
-from appliance.jobs.actors import Runtime, declare_actors
-from appliance.jobs.broker import SERVER_QUEUES, make_broker, queue_depths, redis_client
-from appliance.mail.blobstore import BlobStore
+from appliance.jobs.actors import Runtime, connect
+from appliance.jobs.broker import SERVER_QUEUES, queue_depths, redis_client
 from appliance.settings import Settings
 from appliance.store import repo
 from appliance.store.db import Database
@@ -53,10 +52,7 @@ class Scheduler(threading.Thread):
 def run_server(settings: Settings) -> None:
     """Open the DB, consume the ``store`` queue, schedule polls, serve HTTP until stopped."""
     db = Database.open(settings.paths.db_file)
-    broker = make_broker(settings)
-    rt = declare_actors(
-        broker, Runtime(settings=settings, blobs=BlobStore(settings.paths.blob_dir), db=db)
-    )
+    broker, rt = connect(settings, db=db)
     consumer = dramatiq.Worker(broker, queues=SERVER_QUEUES, worker_threads=1)
     scheduler = Scheduler(rt, broker)
     ctx = AppContext(

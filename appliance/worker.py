@@ -10,11 +10,9 @@ import dramatiq
 from prometheus_client import start_http_server
 
 from appliance.errors import ApplianceError
-from appliance.jobs.actors import Runtime, declare_actors
-from appliance.jobs.broker import WORKER_QUEUES, make_broker, redis_client
-from appliance.mail.blobstore import BlobStore
+from appliance.jobs.actors import Runtime, connect
+from appliance.jobs.broker import WORKER_QUEUES
 from appliance.mail.fetch import idle_wait
-from appliance.mail.poller import CursorStore
 from appliance.settings import AccountSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -38,15 +36,7 @@ def run_worker(
     settings: Settings, *, threads: int | None = None, metrics_port: int | None = None
 ) -> None:
     """Consume the worker queues until SIGTERM/SIGINT; expose /metrics on ``metrics_port``."""
-    broker = make_broker(settings)
-    rt = declare_actors(
-        broker,
-        Runtime(
-            settings=settings,
-            blobs=BlobStore(settings.paths.blob_dir),
-            cursors=CursorStore(redis_client(settings), settings.redis.namespace),
-        ),
-    )
+    broker, rt = connect(settings, poller=True)
     port = settings.worker.metrics_port if metrics_port is None else metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")

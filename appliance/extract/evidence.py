@@ -131,7 +131,7 @@ def check_evidence(offer: Offer, ev: Evidence) -> tuple[Offer, list[str]]:
 
 def _tokens_in(name: str, ev: Evidence) -> bool:
     """At least half of the name's words (of 3+ letters) occur in the mail."""
-    words = [w for w in re.findall(r"\w{3,}", _norm_text(name))]
+    words = re.findall(r"\w{3,}", _norm_text(name))
     return bool(words) and sum(w in ev.text for w in words) * 2 >= len(words)
 
 

@@ -14,13 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
 from appliance import metrics
 from appliance.errors import ApplianceError, PermanentError, TransientError
 from appliance.extract.extractor import extract_offer
 from appliance.extract.llm_client import LLMClient
-from appliance.jobs.broker import QUEUE_EXTRACT, QUEUE_MAIL, QUEUE_STORE
+from appliance.jobs.broker import (
+    QUEUE_EXTRACT,
+    QUEUE_MAIL,
+    QUEUE_STORE,
+    make_broker,
+    redis_client,
+)
 from appliance.mail.blobstore import BlobStore
 from appliance.mail.poller import CursorStore, poll_account
 from appliance.messages import ErrorInfo, ExtractionOutcome, RecordMail
@@ -183,3 +190,18 @@ def declare_actors(broker: dramatiq.Broker, rt: Runtime) -> Runtime:
         rt.actors[name] = decorate(fn)
     _rt = rt
     return rt
+
+
+def connect(
+    settings: Settings, *, db: Database | None = None, poller: bool = False
+) -> tuple[RedisBroker, Runtime]:
+    """The broker and this process's runtime with every actor declared.
+
+    ``db`` only in the DB owner (server); ``poller`` gives the mail actor its Redis cursors.
+    """
+    broker = make_broker(settings)
+    cursors = CursorStore(redis_client(settings), settings.redis.namespace) if poller else None
+    rt = Runtime(
+        settings=settings, blobs=BlobStore(settings.paths.blob_dir), cursors=cursors, db=db
+    )
+    return broker, declare_actors(broker, rt)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from appliance.extract.batch import iter_mail_files
-from appliance.jobs.actors import Runtime, declare_actors
-from appliance.jobs.broker import make_broker
-from appliance.mail.blobstore import BlobStore
+from appliance.jobs.actors import connect
 from appliance.mail.intake import import_key, ingest
 from appliance.settings import Settings
 
@@ -17,14 +15,14 @@ def import_paths(paths: list[Path], settings: Settings, *, account: str = "impor
 
     Keyed by content, so importing the same file twice records it once.
     """
-    broker = make_broker(settings)
-    blobs = BlobStore(settings.paths.blob_dir)
-    rt = declare_actors(broker, Runtime(settings=settings, blobs=blobs))
+    broker, rt = connect(settings)
     n = 0
     try:
         for _name, raw in iter_mail_files(paths):
             folder, validity, uid = import_key(raw)
-            msg = ingest(raw, blobs, account=account, folder=folder, uidvalidity=validity, uid=uid)
+            msg = ingest(
+                raw, rt.blobs, account=account, folder=folder, uidvalidity=validity, uid=uid
+            )
             rt.send("record_mail", msg.model_dump(mode="json"))
             n += 1
     finally:
