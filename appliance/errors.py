@@ -98,3 +98,19 @@ class MailAuthError(PermanentError):
     """The mail server rejected the account's credentials: fix the configuration, no retry."""
 
     code = "mail_auth"
+
+
+class MailRejected(PermanentError):
+    """The SMTP server refused the e-mail for good (5xx): not retried, shown on the outbox row."""
+
+    code = "mail_rejected"
+
+
+class SendUncertain(PermanentError):
+    """A send was interrupted after the message data went out: it may have been delivered.
+
+    Never re-sent automatically (an e-mail twice is worse than a late one); an operator checks
+    and re-sends from the API.
+    """
+
+    code = "send_uncertain"

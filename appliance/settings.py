@@ -50,6 +50,10 @@ class PathsSettings(_Section):
 class RedisSettings(_Section):
     url: str = "redis://127.0.0.1:6379/0"
     namespace: str = "appliance"
+    # Dramatiq: a worker silent this long is dead and its unacknowledged messages go back to
+    # the queue; ``maintenance_chance`` (per million commands) is how often that is checked.
+    heartbeat_timeout_ms: int = 60000
+    maintenance_chance: int = 1000
 
 
 class LLMServerSettings(_Section):
@@ -115,27 +119,17 @@ class WorkerSettings(_Section):
     max_backoff_ms: int = 120000
 
 
-class AccountSettings(_Section):
-    """One mailbox to read. ``password_env`` or ``password_file`` holds the secret."""
+class _SecretRef(_Section):
+    """A section whose secret lives in an environment variable or a file, never in the config."""
 
-    name: str
-    protocol: Literal["imap", "pop3"] = "imap"
-    host: str = "127.0.0.1"
-    port: int = 993
-    security: Literal["ssl", "starttls", "none"] = "ssl"
-    username: str = ""
     password_env: str | None = None
     password_file: Path | None = None
-    folders: list[str] = Field(default_factory=lambda: ["INBOX"])
-    mark_seen: bool = False
-    idle: bool = True
-    # POP3 only: delete from the server after the mail is safely stored.
-    delete_after_fetch: bool = False
-    timeout_s: float = 30.0
-    verify_tls: bool = True
+
+    def _secret_owner(self) -> str:
+        return type(self).__name__
 
     def password(self, env: Mapping[str, str] | None = None) -> SecretStr:
-        """Read the account's secret from its environment variable or file (never logged)."""
+        """Read the secret from its environment variable or file (never logged)."""
         env = os.environ if env is None else env
         if self.password_env and self.password_env in env:
             return SecretStr(env[self.password_env])
@@ -146,8 +140,144 @@ class AccountSettings(_Section):
             try:
                 return SecretStr(path.read_text().strip())
             except OSError as exc:
-                raise ConfigError(f"account {self.name}: cannot read password file: {exc}") from exc
-        raise ConfigError(f"account {self.name}: no password (set password_env or password_file)")
+                raise ConfigError(
+                    f"{self._secret_owner()}: cannot read password file: {exc}"
+                ) from exc
+        raise ConfigError(
+            f"{self._secret_owner()}: no password (set password_env or password_file)"
+        )
+
+
+class AccountSettings(_SecretRef):
+    """One mailbox to read. ``password_env`` or ``password_file`` holds the secret."""
+
+    name: str
+    protocol: Literal["imap", "pop3"] = "imap"
+    host: str = "127.0.0.1"
+    port: int = 993
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str = ""
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"])
+    mark_seen: bool = False
+    idle: bool = True
+    # POP3 only: delete from the server after the mail is safely stored.
+    delete_after_fetch: bool = False
+    timeout_s: float = 30.0
+    verify_tls: bool = True
+
+    def _secret_owner(self) -> str:
+        return f"account {self.name}"
+
+
+class SmtpSettings(_SecretRef):
+    """The SMTP server outbound e-mail goes through (``outbox.mode = "smtp"``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 587
+    security: Literal["ssl", "starttls", "none"] = "starttls"
+    # Empty: no AUTH (a local relay).
+    username: str = ""
+    timeout_s: float = 30.0
+    verify_tls: bool = True
+    # CA bundle for a private mail server's certificate (PEM); default: the system's.
+    ca_file: Path | None = None
+
+    def _secret_owner(self) -> str:
+        return "smtp"
+
+
+class OutboxSettings(_Section):
+    """How automatic e-mails leave the box.
+
+    ``mode = "folder"`` (the default, a dry run) writes each e-mail as an ``.eml`` file into
+    ``folder`` and sends nothing; ``mode = "smtp"`` sends through ``[outbox.smtp]``.
+    """
+
+    mode: Literal["folder", "smtp"] = "folder"
+    folder: Path = Path("var/outbox")
+    from_addr: str = "purchasing@appliance.invalid"
+    from_name: str = "Purchasing"
+    # Domain of our Message-IDs; default: the domain of from_addr.
+    message_id_domain: str | None = None
+    # Name of an account in [[accounts]] (IMAP) whose folder gets a copy of every sent e-mail.
+    sent_account: str | None = None
+    sent_folder: str = "Sent"
+    max_retries: int = 8
+    min_backoff_ms: int = 5000
+    max_backoff_ms: int = 600000
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+    @property
+    def id_domain(self) -> str:
+        return self.message_id_domain or self.from_addr.rpartition("@")[2] or "appliance.invalid"
+
+
+class CategoryRule(_Section):
+    """Items whose product name contains one of ``keywords`` also need ``item_fields``."""
+
+    name: str
+    keywords: list[str]
+    item_fields: list[str]
+
+
+class CompletenessSettings(_Section):
+    """Which fields an offer needs before it is complete.
+
+    Item fields are contract field names; ``"quantity|moq"`` means either one will do.
+    """
+
+    offer_fields: list[str] = Field(default_factory=list)
+    item_fields: list[str] = Field(
+        default_factory=lambda: [
+            "product_name", "unit_price", "currency", "quantity|moq", "lead_time_days",
+        ]
+    )  # fmt: skip
+    categories: list[CategoryRule] = Field(
+        default_factory=lambda: [
+            CategoryRule(
+                name="furniture",
+                keywords=[
+                    "table", "desk", "chair", "shelf", "shelving", "cabinet", "rack", "стол",
+                    "стул", "кресл", "стеллаж", "полк", "шкаф",
+                ],
+                item_fields=["dimensions"],
+            )
+        ]
+    )  # fmt: skip
+
+
+class DialogueSettings(_Section):
+    """Clarifying questions, reminders, acknowledgements and who may get them."""
+
+    enabled: bool = True
+    # Question rounds per offer (a reminder does not count); after the last, review.
+    max_rounds: int = 2
+    # Hours without an answer before a reminder, and again before the offer goes to review.
+    reminder_after_h: float = 48.0
+    # Automatic e-mails to one address within 24 hours, at most.
+    max_per_day: int = 5
+    # Senders in no supplier's addresses or domains: "ask" them like a supplier, send their
+    # offers to "review" without e-mail, or "ignore" (store the offer, never write).
+    unknown_senders: Literal["ask", "review", "ignore"] = "ask"
+    acknowledgements: bool = True
+    # A reply that changes a value already filled (a corrected price) sends the offer to review.
+    flag_changes: bool = True
+    completeness: CompletenessSettings = Field(default_factory=CompletenessSettings)
+
+
+class SupplierSettings(_Section):
+    """One supplier of the registry (``[[suppliers]]``); unknown senders follow the dialogue
+    policy. Unset switches inherit ``[dialogue]``."""
+
+    name: str
+    emails: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+    language: str | None = None
+    auto_questions: bool | None = None
+    acknowledgements: bool | None = None
+    # Overrides of [dialogue.completeness] for this supplier.
+    offer_fields: list[str] | None = None
+    item_fields: list[str] | None = None
 
 
 class Settings(_Section):
@@ -158,6 +288,9 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     accounts: list[AccountSettings] = Field(default_factory=list)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    suppliers: list[SupplierSettings] = Field(default_factory=list)
 
     @property
     def model_dir(self) -> Path:

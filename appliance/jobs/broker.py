@@ -19,7 +19,12 @@ SERVER_QUEUES = {QUEUE_STORE}
 
 def make_broker(settings: Settings) -> RedisBroker:
     """A Redis broker in the appliance's namespace, set as Dramatiq's global broker."""
-    broker = RedisBroker(url=settings.redis.url, namespace=f"{settings.redis.namespace}-dq")
+    broker = RedisBroker(
+        url=settings.redis.url,
+        namespace=f"{settings.redis.namespace}-dq",
+        heartbeat_timeout=settings.redis.heartbeat_timeout_ms,
+        maintenance_chance=settings.redis.maintenance_chance,
+    )
     broker.add_middleware(CurrentMessage())
     dramatiq.set_broker(broker)
     return broker
