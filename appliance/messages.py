@@ -37,6 +37,36 @@ class ErrorInfo(BaseModel):
     transient: bool = False
 
 
+class ThreadInfo(BaseModel):
+    """The facts of a mail the dialogue needs: threading headers and why not to answer it."""
+
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = Field(default_factory=list)
+    subject: str = ""
+    from_addr: str | None = None
+    from_name: str | None = None
+    # Non-empty: an automatic mail (RFC 3834, list, bounce, noreply) that gets no answer.
+    automatic: list[str] = Field(default_factory=list)
+
+
+class Span(BaseModel):
+    """Where a value stands in the mail's cleaned text (character offsets) and how it reads."""
+
+    start: int
+    end: int
+    text: str
+
+
+class FormAnswer(BaseModel):
+    """A value read from the filled-in answer form of a reply (see ``workflow.answers``)."""
+
+    number: int | None
+    field: str
+    value: Any
+    span: Span
+
+
 class ExtractionOutcome(BaseModel):
     """What the extract actor hands back: an offer in the contract's shape, or an error."""
 
@@ -53,3 +83,7 @@ class ExtractionOutcome(BaseModel):
     llm_ms: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    thread: ThreadInfo = Field(default_factory=ThreadInfo)
+    # Field path ("items[0].unit_price", "valid_until") → where the mail states the value.
+    spans: dict[str, Span] = Field(default_factory=dict)
+    answers: list[FormAnswer] = Field(default_factory=list)

@@ -28,24 +28,73 @@ def _norm_text(s: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", s).casefold().split())
 
 
-def numbers_in(text: str) -> set[float]:
-    """Every number the text spells (dates and times left out), read with both decimal
-    conventions where ambiguous."""
-    out: set[float] = set()
-    text = _DATE_RE.sub(" ", text)
-    for m in _NUM_RE.finditer(text):
+def _number_tokens(text: str) -> list[tuple[int, int, set[float]]]:
+    """Each number the text spells, with its span and every value it may mean (dates and times
+    left out; both decimal conventions where ambiguous)."""
+    out: list[tuple[int, int, set[float]]] = []
+    blanked = _DATE_RE.sub(lambda m: " " * len(m.group()), text)  # keeps offsets
+    for m in _NUM_RE.finditer(blanked):
         tok = re.sub(r"[\s'\u00a0\u202f]", "", m.group()).strip(".,")
         candidates = {tok.replace(",", ""), tok.replace(".", "").replace(",", ".")}
         if tok.count(",") == 1 and "." not in tok:
             candidates.add(tok.replace(",", "."))
         for part in re.split(r"[^\d.]", tok):  # 120x60 is caught by the regex; keep pieces too
             candidates.add(part)
+        values: set[float] = set()
         for c in candidates:
             try:
-                out.add(round(float(c), 6))
+                values.add(round(float(c), 6))
             except ValueError:
                 continue
+        end = m.end() - (len(m.group()) - len(m.group().rstrip(".,' \t\n\u00a0\u202f")))
+        out.append((m.start(), end, values))
     return out
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number the text spells (dates and times left out), read with both decimal
+    conventions where ambiguous."""
+    return {v for _, _, values in _number_tokens(text) for v in values}
+
+
+def locate(field: str, value: Any, text: str) -> tuple[int, int] | None:
+    """Where in ``text`` the mail states ``value`` of ``field`` (a contract field name): the
+    span of the first match, or None. Provenance for the dashboard and the API."""
+    if value is None:
+        return None
+    if field == "currency":
+        words = [value, *(sym for sym, iso in CURRENCY_ALIASES.items() if iso == value)]
+        return _first_word(text, words)
+    if field == "dimensions" and isinstance(value, dict):
+        value = next((value[a] for a in ("length", "width", "height") if value.get(a)), None)
+        field = "number"
+    if field == "weight" and isinstance(value, dict):
+        value, field = value.get("value"), "number"
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        wanted = {round(float(value), 6)}
+        if field == "lead_time_days" and int(value) % 7 == 0:
+            wanted.add(round(float(value) / 7, 6))
+        for start, end, values in _number_tokens(text):
+            if values & wanted:
+                return start, end
+        return None
+    parts = [re.escape(w) for w in str(value).split()]
+    if not parts:
+        return None
+    m = re.search(r"\s+".join(parts), text, re.IGNORECASE)
+    return (m.start(), m.end()) if m else None
+
+
+def _first_word(text: str, words: list[str]) -> tuple[int, int] | None:
+    best: tuple[int, int] | None = None
+    low = text.casefold()
+    for w in words:
+        i = low.find(w.casefold())
+        if i >= 0 and (best is None or i < best[0]):
+            best = (i, i + len(w))
+    return best
 
 
 class Evidence:

@@ -108,8 +108,8 @@ def _tls_context(account: AccountSettings) -> ssl.SSLContext:
 # -- IMAP --------------------------------------------------------------------------------------
 
 
-def _imap_connect(account: AccountSettings, password: str | SecretStr) -> IMAPClient:
-    """Connect (SSL / STARTTLS / plain) and log in; the caller closes with ``_imap_close``."""
+def imap_connect(account: AccountSettings, password: str | SecretStr) -> IMAPClient:
+    """Connect (SSL / STARTTLS / plain) and log in; the caller closes with ``imap_close``."""
     ctx = _tls_context(account) if account.security != "none" else None
     with _guard(account, "connect"):
         client = IMAPClient(
@@ -129,12 +129,13 @@ def _imap_connect(account: AccountSettings, password: str | SecretStr) -> IMAPCl
             except LoginError as exc:
                 raise _login_error(account, exc) from None
     except BaseException:
-        _imap_close(client)
+        imap_close(client)
         raise
     return client
 
 
-def _imap_close(client: IMAPClient) -> None:
+def imap_close(client: IMAPClient) -> None:
+    """Log out; when that fails (a dead connection), just shut the socket down."""
     try:
         client.logout()
     except Exception:
@@ -161,12 +162,12 @@ def fetch_imap(
     """
     if batch < 1:
         raise ValueError("batch must be >= 1")
-    client = _imap_connect(account, password)
+    client = imap_connect(account, password)
     try:
         for folder in account.folders:
             yield from _fetch_folder(client, account, folder, cursors.get(folder), batch)
     finally:
-        _imap_close(client)
+        imap_close(client)
 
 
 def _fetch_folder(
@@ -221,7 +222,7 @@ def idle_wait(
     Returns True as soon as the server reports new mail (EXISTS/RECENT), False when
     ``timeout_s`` passes first or the server lacks IDLE. The caller polls afterwards either way.
     """
-    client = _imap_connect(account, password)
+    client = imap_connect(account, password)
     try:
         with _guard(account, f"IDLE on {folder!r}"):
             if not client.has_capability("IDLE"):
@@ -234,7 +235,7 @@ def idle_wait(
                     return True
             return False
     finally:
-        _imap_close(client)
+        imap_close(client)
 
 
 def _idle_once(client: IMAPClient, account: AccountSettings, seconds: float) -> bool:

@@ -28,7 +28,12 @@ from appliance.preprocess.quotes import is_forward_subject, strip_quotes
 
 __all__ = ["Attachment", "ParsedMail", "decode_header_value", "parse_mail"]
 
-_KEPT_HEADERS = ("Auto-Submitted", "Precedence", "List-Id", "Return-Path", "Reply-To", "X-Mailer")
+# Headers the dialogue policy reads (RFC 3834 auto-submitted, lists, bounces, autoresponders).
+_KEPT_HEADERS = (
+    "Auto-Submitted", "Precedence", "List-Id", "List-Unsubscribe", "List-Post", "Return-Path",
+    "Reply-To", "X-Mailer", "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond",
+    "Content-Type",
+)  # fmt: skip
 _HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
 _KNOWN_HEADER = re.compile(
     rb"^(?:from|to|cc|subject|date|message-id|mime-version|content-[a-z-]+|received|"

@@ -94,4 +94,97 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX offers_supplier ON offers (supplier_email);
         """,
     ),
+    (
+        2,
+        "supplier dialogue: registry, offer threads, transitions, provenance, outbox",
+        """
+        CREATE SEQUENCE supplier_id_seq START 1;
+        CREATE TABLE suppliers (
+            id BIGINT PRIMARY KEY DEFAULT nextval('supplier_id_seq'),
+            name VARCHAR NOT NULL,
+            registered BOOLEAN NOT NULL,
+            language VARCHAR,
+            auto_questions BOOLEAN,
+            acknowledgements BOOLEAN,
+            offer_fields JSON,
+            item_fields JSON,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE supplier_addresses (
+            address VARCHAR PRIMARY KEY,
+            supplier_id BIGINT NOT NULL,
+            kind VARCHAR NOT NULL
+        );
+        ALTER TABLE offers ADD COLUMN supplier_id BIGINT;
+        ALTER TABLE offers ADD COLUMN contact_addr VARCHAR;
+        ALTER TABLE offers ADD COLUMN token VARCHAR;
+        ALTER TABLE offers ADD COLUMN subject VARCHAR;
+        ALTER TABLE offers ADD COLUMN rounds INTEGER DEFAULT 0;
+        ALTER TABLE offers ADD COLUMN reminders INTEGER DEFAULT 0;
+        ALTER TABLE offers ADD COLUMN next_action_at TIMESTAMP;
+        ALTER TABLE offers ADD COLUMN missing JSON;
+        ALTER TABLE offers ADD COLUMN review_reasons JSON;
+        CREATE TABLE offer_mails (
+            offer_id BIGINT NOT NULL,
+            mail_id BIGINT NOT NULL,
+            role VARCHAR NOT NULL,
+            message_id VARCHAR,
+            linked_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (offer_id, mail_id)
+        );
+        CREATE SEQUENCE transition_id_seq START 1;
+        CREATE TABLE offer_transitions (
+            id BIGINT PRIMARY KEY DEFAULT nextval('transition_id_seq'),
+            offer_id BIGINT NOT NULL,
+            from_state VARCHAR,
+            to_state VARCHAR NOT NULL,
+            actor VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            mail_id BIGINT,
+            occurred_at TIMESTAMP NOT NULL
+        );
+        CREATE SEQUENCE field_value_id_seq START 1;
+        CREATE TABLE field_values (
+            id BIGINT PRIMARY KEY DEFAULT nextval('field_value_id_seq'),
+            offer_id BIGINT NOT NULL,
+            item_position INTEGER,
+            field VARCHAR NOT NULL,
+            value JSON,
+            mail_id BIGINT,
+            source VARCHAR NOT NULL,
+            span_start INTEGER,
+            span_end INTEGER,
+            snippet VARCHAR,
+            is_current BOOLEAN NOT NULL,
+            flagged BOOLEAN NOT NULL DEFAULT FALSE,
+            recorded_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX field_values_offer ON field_values (offer_id);
+        CREATE SEQUENCE outbox_id_seq START 1;
+        CREATE TABLE outbox (
+            id BIGINT PRIMARY KEY DEFAULT nextval('outbox_id_seq'),
+            idem_key VARCHAR NOT NULL UNIQUE,
+            offer_id BIGINT,
+            mail_id BIGINT,
+            kind VARCHAR NOT NULL,
+            round INTEGER,
+            to_addr VARCHAR,
+            subject VARCHAR,
+            message_id VARCHAR,
+            in_reply_to VARCHAR,
+            language VARCHAR,
+            raw BLOB,
+            state VARCHAR NOT NULL,
+            reason VARCHAR,
+            error VARCHAR,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            sent_at TIMESTAMP
+        );
+        CREATE INDEX outbox_message_id ON outbox (message_id);
+        CREATE INDEX outbox_to ON outbox (to_addr);
+        """,
+    ),
 ]

@@ -227,6 +227,7 @@ def test_rfc2047_headers_and_metadata() -> None:
     assert parsed.references == ["<q0@example.com>", "<q1@example.com>"]
     assert parsed.headers == {
         "Auto-Submitted": "no",
+        "Content-Type": "text/plain; charset=utf-8",
         "Reply-To": "Отдел продаж <sales@supplier.example>",
         "X-Mailer": "Hand-written",
     }

@@ -1,0 +1,291 @@
+"""Writes of offer records: creation, field values with provenance, thread links, transitions.
+
+All functions take an open transaction (``con``) so that one dialogue step (merge, new state,
+outbox rows) commits as one. Every value written keeps its source (mail id + text span); a
+value replaced by a later mail stays in ``field_values`` with ``is_current = FALSE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from appliance.errors import NotFound
+from appliance.extract.contract import Offer
+
+Con = duckdb.DuckDBPyConnection
+
+# Offer states (the mail before it is ``received``, see repo.MAIL_STATES).
+EXTRACTED = "extracted"
+INCOMPLETE = "incomplete"
+AWAITING = "awaiting_supplier"
+COMPLETE = "complete"
+NEEDS_REVIEW = "needs_review"
+CLOSED = "closed"
+OFFER_STATES = (EXTRACTED, INCOMPLETE, AWAITING, COMPLETE, NEEDS_REVIEW, CLOSED)
+OPEN_STATES = (EXTRACTED, INCOMPLETE, AWAITING, NEEDS_REVIEW, COMPLETE)
+
+# Allowed moves; anything else is a bug and raises.
+TRANSITIONS: dict[str | None, set[str]] = {
+    "received": {EXTRACTED},
+    EXTRACTED: {INCOMPLETE, COMPLETE, NEEDS_REVIEW, CLOSED},
+    INCOMPLETE: {AWAITING, NEEDS_REVIEW, COMPLETE, CLOSED},
+    AWAITING: {INCOMPLETE, AWAITING, COMPLETE, NEEDS_REVIEW, CLOSED},
+    COMPLETE: {NEEDS_REVIEW, INCOMPLETE, CLOSED},
+    NEEDS_REVIEW: {COMPLETE, INCOMPLETE, CLOSED},
+    CLOSED: set(),
+}
+
+# Scalar item fields and their columns; dimensions and weight span several columns.
+ITEM_SCALARS = (
+    "product_name", "sku", "brand", "quantity", "unit", "unit_price", "currency", "total_price",
+    "moq", "lead_time_days",
+)  # fmt: skip
+OFFER_SCALARS = ("valid_until", "incoterms", "payment_terms")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a value came from: the mail, the reader (llm, form, user) and the text span."""
+
+    mail_id: int | None
+    source: str
+    start: int | None = None
+    end: int | None = None
+    snippet: str | None = None
+
+
+def _item_values(item: dict[str, Any]) -> dict[str, Any]:
+    out = {k: item.get(k) for k in ITEM_SCALARS}
+    out["dimensions"] = item.get("dimensions")
+    out["weight"] = item.get("weight")
+    return out
+
+
+def _item_columns(field: str, value: Any) -> dict[str, Any]:
+    if field == "dimensions":
+        d = value or {}
+        return {
+            "dim_length": d.get("length"), "dim_width": d.get("width"),
+            "dim_height": d.get("height"), "dim_unit": d.get("unit"),
+        }  # fmt: skip
+    if field == "weight":
+        w = value or {}
+        return {"weight_value": w.get("value"), "weight_unit": w.get("unit")}
+    return {field: value}
+
+
+def record_value(
+    con: Con,
+    offer_id: int,
+    position: int | None,
+    field: str,
+    value: Any,
+    prov: Provenance,
+    *,
+    flagged: bool = False,
+    now: dt.datetime,
+) -> None:
+    """Append a value to the field's history and make it the current one."""
+    con.execute(
+        "UPDATE field_values SET is_current = FALSE WHERE offer_id = ? AND field = ?"
+        " AND item_position IS NOT DISTINCT FROM ? AND is_current",
+        [offer_id, field, position],
+    )
+    con.execute(
+        "INSERT INTO field_values (offer_id, item_position, field, value, mail_id, source,"
+        " span_start, span_end, snippet, is_current, flagged, recorded_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?)",
+        [
+            offer_id, position, field, json.dumps(value), prov.mail_id, prov.source, prov.start,
+            prov.end, prov.snippet, flagged, now,
+        ],
+    )  # fmt: skip
+
+
+def set_item_field(
+    con: Con,
+    offer_id: int,
+    position: int,
+    field: str,
+    value: Any,
+    prov: Provenance,
+    *,
+    flagged: bool = False,
+    now: dt.datetime,
+) -> None:
+    """Write one item field (columns + provenance)."""
+    cols = _item_columns(field, value)
+    assign = ", ".join(f"{c} = ?" for c in cols)
+    con.execute(
+        f"UPDATE offer_items SET {assign} WHERE offer_id = ? AND position = ?",
+        [*cols.values(), offer_id, position],
+    )
+    record_value(con, offer_id, position, field, value, prov, flagged=flagged, now=now)
+
+
+def set_offer_field(
+    con: Con, offer_id: int, field: str, value: Any, prov: Provenance, *, now: dt.datetime
+) -> None:
+    """Write one offer-level field (valid_until, incoterms, payment_terms) with provenance."""
+    if field not in OFFER_SCALARS:
+        raise ValueError(f"not an offer-level field: {field}")
+    con.execute(
+        f"UPDATE offers SET {field} = ?, updated_at = ? WHERE id = ?", [value, now, offer_id]
+    )
+    record_value(con, offer_id, None, field, value, prov, now=now)
+
+
+def create_offer(
+    con: Con,
+    *,
+    mail_id: int,
+    message_id: str | None,
+    offer: Offer,
+    model: str | None,
+    supplier_id: int | None,
+    contact_addr: str | None,
+    token: str,
+    subject: str,
+    provenance: dict[str, Provenance],
+    now: dt.datetime,
+) -> int:
+    """Insert a new offer from its first mail: items, every value with provenance, the thread
+    link and the first transition (received → extracted)."""
+    row = con.execute(
+        "INSERT INTO offers (mail_id, supplier_name, supplier_email, valid_until, incoterms,"
+        " payment_terms, language, state, model, created_at, updated_at, supplier_id,"
+        " contact_addr, token, subject, rounds, reminders)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0) RETURNING id",
+        [
+            mail_id, offer.supplier.name, offer.supplier.email, offer.valid_until,
+            offer.incoterms, offer.payment_terms, offer.language, EXTRACTED, model, now, now,
+            supplier_id, contact_addr, token, subject,
+        ],
+    ).fetchone()  # fmt: skip
+    assert row is not None
+    offer_id = int(row[0])
+    for pos, item in enumerate(offer.items):
+        con.execute(
+            "INSERT INTO offer_items (offer_id, position, product_name) VALUES (?, ?, ?)",
+            [offer_id, pos, item.product_name],
+        )
+        for field, value in _item_values(item.model_dump()).items():
+            if value is not None:
+                prov = provenance.get(f"items[{pos}].{field}", Provenance(mail_id, "llm"))
+                set_item_field(con, offer_id, pos, field, value, prov, now=now)
+    for field in OFFER_SCALARS:
+        value = getattr(offer, field)
+        if value is not None:
+            prov = provenance.get(field, Provenance(mail_id, "llm"))
+            record_value(con, offer_id, None, field, value, prov, now=now)
+    link_mail(con, offer_id, mail_id, "origin", message_id, now=now)
+    transition(con, offer_id, EXTRACTED, actor="extractor", reason=f"extracted from mail {mail_id}",
+               mail_id=mail_id, now=now, from_state="received")  # fmt: skip
+    return offer_id
+
+
+def add_item(con: Con, offer_id: int, product_name: str) -> int:
+    """Append an item (a reply that offers one more product); returns its position."""
+    pos = con.execute(
+        "SELECT coalesce(max(position) + 1, 0) FROM offer_items WHERE offer_id = ?", [offer_id]
+    ).fetchone()
+    assert pos is not None
+    con.execute(
+        "INSERT INTO offer_items (offer_id, position, product_name) VALUES (?, ?, ?)",
+        [offer_id, pos[0], product_name],
+    )
+    return int(pos[0])
+
+
+def link_mail(
+    con: Con, offer_id: int, mail_id: int, role: str, message_id: str | None, *, now: dt.datetime
+) -> None:
+    """Add a mail to the offer's thread (idempotent)."""
+    con.execute(
+        "INSERT INTO offer_mails VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [offer_id, mail_id, role, message_id, now],
+    )
+
+
+def transition(
+    con: Con,
+    offer_id: int,
+    to_state: str,
+    *,
+    actor: str,
+    reason: str,
+    mail_id: int | None = None,
+    now: dt.datetime,
+    from_state: str | None = None,
+) -> str:
+    """Move an offer to ``to_state`` and record who/what, when and why; returns the old state."""
+    if from_state is None:
+        row = con.execute("SELECT state FROM offers WHERE id = ?", [offer_id]).fetchone()
+        if row is None:
+            raise NotFound(f"offer {offer_id} does not exist")
+        from_state = str(row[0])
+    if to_state not in TRANSITIONS.get(from_state, set()):
+        raise ValueError(f"offer {offer_id}: no transition {from_state} → {to_state}")
+    con.execute(
+        "UPDATE offers SET state = ?, updated_at = ? WHERE id = ?", [to_state, now, offer_id]
+    )
+    con.execute(
+        "INSERT INTO offer_transitions (offer_id, from_state, to_state, actor, reason, mail_id,"
+        " occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [offer_id, from_state, to_state, actor, reason, mail_id, now],
+    )
+    return from_state
+
+
+def load(con: Con, offer_id: int) -> dict[str, Any]:
+    """The offer row plus its items (contract shape) for the dialogue's decisions."""
+    cur = con.execute("SELECT * FROM offers WHERE id = ?", [offer_id])
+    cols = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound(f"offer {offer_id} does not exist")
+    out = dict(zip(cols, row, strict=True))
+    cur = con.execute("SELECT * FROM offer_items WHERE offer_id = ? ORDER BY position", [offer_id])
+    cols = [d[0] for d in cur.description]
+    items = []
+    for r in cur.fetchall():
+        d = dict(zip(cols, r, strict=True))
+        item = {k: d[k] for k in ITEM_SCALARS}
+        item["dimensions"] = (
+            {"length": d["dim_length"], "width": d["dim_width"], "height": d["dim_height"],
+             "unit": d["dim_unit"]} if d["dim_unit"] else None
+        )  # fmt: skip
+        item["weight"] = (
+            {"value": d["weight_value"], "unit": d["weight_unit"]} if d["weight_unit"] else None
+        )
+        items.append(item)
+    out["items"] = items
+    for k in ("missing", "review_reasons"):
+        out[k] = json.loads(out[k]) if out[k] else None
+    return out
+
+
+def thread_offer(con: Con, message_ids: list[str], token: str | None) -> tuple[int, str] | None:
+    """The offer a mail answers: by our Message-IDs (or the thread's) in its In-Reply-To /
+    References, else by the reference token in its subject. Returns (offer id, how)."""
+    ids = [m for m in message_ids if m]
+    if ids:
+        marks = ", ".join("?" for _ in ids)
+        row = con.execute(
+            f"SELECT offer_id FROM outbox WHERE message_id IN ({marks}) AND offer_id IS NOT NULL"
+            f" UNION ALL SELECT offer_id FROM offer_mails WHERE message_id IN ({marks})"
+            " LIMIT 1",
+            [*ids, *ids],
+        ).fetchone()
+        if row:
+            return int(row[0]), "references"
+    if token:
+        row = con.execute("SELECT id FROM offers WHERE token = ?", [token]).fetchone()
+        if row:
+            return int(row[0]), "subject token"
+    return None
