@@ -94,6 +94,13 @@ class NotFound(ApplianceError):
     http_status = 404
 
 
+class Conflict(ApplianceError):
+    """The request does not fit the resource's state (e.g. re-sending an e-mail already sent)."""
+
+    code = "conflict"
+    http_status = 409
+
+
 class MailAuthError(PermanentError):
     """The mail server rejected the account's credentials: fix the configuration, no retry."""
 

@@ -22,3 +22,8 @@ LLM_TOKENS = Counter("appliance_llm_tokens_total", "Tokens used by extraction", 
 QUEUE_DEPTH = Gauge("appliance_queue_depth", "Messages waiting per queue", ["queue"])
 MAILS_BY_STATE = Gauge("appliance_mails", "Mails per state", ["state"])
 OFFERS_TOTAL = Gauge("appliance_offers", "Offers stored")
+OUTBOX = Counter(
+    "appliance_outbox_deliveries_total", "Outbox delivery attempts by result", ["result"]
+)
+OFFERS_BY_STATE = Gauge("appliance_offers_by_state", "Offers per state", ["state"])
+OUTBOX_BY_STATE = Gauge("appliance_outbox", "Automatic e-mails per outbox state", ["state"])

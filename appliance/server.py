@@ -11,11 +11,12 @@ from dramatiq.brokers.redis import RedisBroker
 
 from appliance import metrics
 from appliance.api import AppContext, create_app
-from appliance.jobs.actors import Runtime, connect
+from appliance.jobs.actors import Runtime, connect, send_delivery
 from appliance.jobs.broker import SERVER_QUEUES, queue_depths, redis_client
 from appliance.settings import Settings
-from appliance.store import repo
+from appliance.store import outbox, repo, suppliers
 from appliance.store.db import Database
+from appliance.workflow import dialogue
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,12 @@ class Scheduler(threading.Thread):
         for mail_id, sha in repo.claim_stuck_mails(self.rt.db, s.server.stuck_after_s):
             log.warning("mail %s waited too long for extraction; queued again", mail_id)
             self.rt.send("extract", mail_id, sha)
+        for d in dialogue.due_actions(self.rt.db, s):
+            log.info("offer e-mail due: %s", d.idem_key)
+            send_delivery(self.rt, d)
+        for d in outbox.stale_queued(self.rt.db, s.server.stuck_after_s):
+            log.warning("outbox %s waited too long for delivery; queued again", d.idem_key)
+            send_delivery(self.rt, d)
         for q, n in queue_depths(self.broker).items():
             metrics.QUEUE_DEPTH.labels(q).set(n)
 
@@ -52,6 +59,7 @@ class Scheduler(threading.Thread):
 def run_server(settings: Settings) -> None:
     """Open the DB, consume the ``store`` queue, schedule polls, serve HTTP until stopped."""
     db = Database.open(settings.paths.db_file)
+    suppliers.sync_registry(db, settings.suppliers)
     broker, rt = connect(settings, db=db)
     consumer = dramatiq.Worker(broker, queues=SERVER_QUEUES, worker_threads=1)
     scheduler = Scheduler(rt, broker)
@@ -60,6 +68,7 @@ def run_server(settings: Settings) -> None:
         db=db,
         redis=redis_client(settings),
         requeue=lambda mail_id, sha: rt.send("extract", mail_id, sha),
+        deliver=lambda d: send_delivery(rt, d),
     )
     consumer.start()
     scheduler.start()

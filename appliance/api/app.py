@@ -18,10 +18,14 @@ from litestar.params import Parameter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from appliance import metrics
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, Conflict
 from appliance.settings import Settings
-from appliance.store import queries, repo
+from appliance.store import outbox, queries, repo, suppliers
 from appliance.store.db import Database
+from appliance.store.offers import OFFER_STATES
+from appliance.store.outbox import OUTBOX_STATES
+from appliance.workflow import dialogue
+from appliance.workflow.delivery import clear_markers
 
 
 @dataclass
@@ -31,6 +35,8 @@ class AppContext:
     redis: redis.Redis
     # Queue an extraction (mail_id, sha256); None where no broker runs (tests of reads).
     requeue: Any = None
+    # Queue the delivery of an outbox row (store.outbox.Delivery); None without a broker.
+    deliver: Any = None
 
 
 def _ctx(state: State) -> AppContext:
@@ -92,6 +98,64 @@ async def retry_mail(state: State, mail_id: int) -> dict[str, Any]:
     return {"mail_id": mail_id, "state": repo.RECEIVED}
 
 
+@post("/api/v1/offers/{offer_id:int}/close", status_code=200, sync_to_thread=False)
+def close_offer(state: State, offer_id: int) -> dict[str, Any]:
+    """Close an offer: no more questions, reminders or merged replies."""
+    ctx = _ctx(state)
+    dialogue.close_offer(ctx.db, offer_id, actor="api", reason="closed through the API")
+    return queries.get_offer(ctx.db, offer_id, detail=False)
+
+
+@get("/api/v1/suppliers", sync_to_thread=False)
+def list_suppliers(
+    state: State,
+    limit: int = Parameter(default=50, ge=1, le=500),
+    offset: int = Parameter(default=0, ge=0),
+) -> dict[str, Any]:
+    """The supplier registry: configured suppliers first, then senders seen so far."""
+    return suppliers.list_suppliers(_ctx(state).db, limit=limit, offset=offset)
+
+
+@get("/api/v1/suppliers/{supplier_id:int}", sync_to_thread=False)
+def get_supplier(state: State, supplier_id: int) -> dict[str, Any]:
+    """One supplier: addresses, domains, language, policy and its offers."""
+    return suppliers.get_supplier(_ctx(state).db, supplier_id)
+
+
+@get("/api/v1/outbox", sync_to_thread=False)
+def list_outbox(
+    state: State,
+    outbox_state: str | None = Parameter(query="state", default=None),
+    offer_id: int | None = None,
+    limit: int = Parameter(default=50, ge=1, le=500),
+    offset: int = Parameter(default=0, ge=0),
+) -> dict[str, Any]:
+    """Automatic e-mails, newest first; ``state=suppressed`` lists each refusal and its reason."""
+    return outbox.list_outbox(
+        _ctx(state).db, state=outbox_state, offer_id=offer_id, limit=limit, offset=offset
+    )
+
+
+@get("/api/v1/outbox/{outbox_id:int}", sync_to_thread=False)
+def get_outbox(state: State, outbox_id: int) -> dict[str, Any]:
+    """One automatic e-mail with the full message as sent (or as it would be sent)."""
+    return outbox.get_outbox(_ctx(state).db, outbox_id)
+
+
+@post("/api/v1/outbox/{outbox_id:int}/resend", status_code=202, sync_to_thread=False)
+def resend(state: State, outbox_id: int) -> dict[str, Any]:
+    """Send a failed or uncertain e-mail again (an operator checked it did not arrive)."""
+    ctx = _ctx(state)
+    try:
+        d = outbox.requeue(ctx.db, outbox_id)
+    except ValueError as exc:
+        raise Conflict(str(exc)) from exc
+    clear_markers(ctx.settings, ctx.redis, d.idem_key)
+    if ctx.deliver is not None:
+        ctx.deliver(d)
+    return {"id": outbox_id, "state": "queued"}
+
+
 def check_health(ctx: AppContext) -> dict[str, Any]:
     """Redis, the LLM server and the DB, each with its status."""
     checks: dict[str, dict[str, Any]] = {}
@@ -130,6 +194,10 @@ def prometheus_metrics(state: State) -> bytes:
     for s in repo.MAIL_STATES:
         metrics.MAILS_BY_STATE.labels(s).set(c["mails"].get(s, 0))
     metrics.OFFERS_TOTAL.set(c["offers"])
+    for s in OFFER_STATES:
+        metrics.OFFERS_BY_STATE.labels(s).set(c["offers_by_state"].get(s, 0))
+    for s in OUTBOX_STATES:
+        metrics.OUTBOX_BY_STATE.labels(s).set(c["outbox"].get(s, 0))
     return generate_latest()
 
 
@@ -146,6 +214,12 @@ def create_app(ctx: AppContext) -> Litestar:
             list_mails,
             get_mail,
             retry_mail,
+            close_offer,
+            list_suppliers,
+            get_supplier,
+            list_outbox,
+            get_outbox,
+            resend,
             healthz,
             prometheus_metrics,
         ],

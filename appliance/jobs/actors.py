@@ -8,12 +8,14 @@ Every actor is safe to run twice: the store functions are idempotent.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
@@ -24,6 +26,7 @@ from appliance.extract.llm_client import LLMClient
 from appliance.jobs.broker import (
     QUEUE_EXTRACT,
     QUEUE_MAIL,
+    QUEUE_OUTBOX,
     QUEUE_STORE,
     make_broker,
     redis_client,
@@ -32,8 +35,10 @@ from appliance.mail.blobstore import BlobStore
 from appliance.mail.poller import CursorStore, poll_account
 from appliance.messages import ErrorInfo, ExtractionOutcome, RecordMail
 from appliance.settings import Settings
-from appliance.store import repo
+from appliance.store import outbox, repo
 from appliance.store.db import Database
+from appliance.store.outbox import Delivery
+from appliance.workflow import delivery, dialogue, reading
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,7 @@ class Runtime:
     settings: Settings
     blobs: BlobStore
     cursors: CursorStore | None = None
+    redis: redis.Redis | None = None
     db: Database | None = None
     actors: dict[str, dramatiq.Actor[Any, Any]] = field(default_factory=dict)
 
@@ -113,6 +119,9 @@ def extract(mail_id: int, sha256: str) -> None:
         outcome.llm_ms = ex.completion.elapsed_ms
         outcome.prompt_tokens = ex.completion.prompt_tokens
         outcome.completion_tokens = ex.completion.completion_tokens
+        outcome.thread = reading.thread_facts(ex.mail)
+        outcome.spans = reading.value_spans(ex.offer, ex.mail.text)
+        outcome.answers = reading.form_answers(ex.mail.text)
         metrics.LLM_TOKENS.labels("prompt").inc(ex.completion.prompt_tokens)
         metrics.LLM_TOKENS.labels("completion").inc(ex.completion.completion_tokens)
         metrics.MAILS_PROCESSED.labels("extract", "ok").inc()
@@ -154,11 +163,44 @@ def record_mail(msg: dict[str, Any]) -> None:
 
 
 def save_extraction(outcome: dict[str, Any]) -> None:
-    """Store an extraction outcome (idempotent)."""
+    """Store an extraction outcome and run the dialogue on it (idempotent); queue the e-mails
+    it wrote to the outbox."""
     rt = runtime()
     assert rt.db is not None
-    result = repo.save_extraction(rt.db, ExtractionOutcome.model_validate(outcome))
+    result, deliveries = dialogue.save_extraction(
+        rt.db, rt.settings, ExtractionOutcome.model_validate(outcome)
+    )
     metrics.STORE_RESULTS.labels(result).inc()
+    for d in deliveries:
+        send_delivery(rt, d)
+
+
+def send_delivery(rt: Runtime, d: Delivery) -> None:
+    """Queue the delivery of one outbox row (after its transaction committed)."""
+    rt.send("deliver", d.outbox_id, d.idem_key, d.to_addr, d.message_id,
+            base64.b64encode(d.raw).decode())  # fmt: skip
+
+
+def deliver(outbox_id: int, idem_key: str, to_addr: str, message_id: str, raw_b64: str) -> None:
+    """Send (or, in dry-run, write) one outbox e-mail at most once; report to the server."""
+    rt = runtime()
+    assert rt.redis is not None
+    final = _retries_done() >= rt.settings.outbox.max_retries
+    state, detail, retry = delivery.deliver_once(
+        rt.settings, rt.redis, idem_key, to_addr, message_id, base64.b64decode(raw_b64), final
+    )
+    metrics.OUTBOX.labels(state).inc()
+    rt.send("record_delivery", outbox_id, state, detail)
+    if retry is not None:
+        raise retry
+
+
+def record_delivery(outbox_id: int, state: str, detail: str | None) -> None:
+    """Store what delivery did to an outbox row (idempotent)."""
+    rt = runtime()
+    assert rt.db is not None
+    stored = outbox.record_result(rt.db, outbox_id, state, detail=detail)
+    repo.add_event(rt.db, "outbox", stored, detail=f"outbox {outbox_id}: {detail or ''}"[:500])
 
 
 def declare_actors(broker: dramatiq.Broker, rt: Runtime) -> Runtime:
@@ -181,8 +223,19 @@ def declare_actors(broker: dramatiq.Broker, rt: Runtime) -> Runtime:
                 "time_limit": int(rt.settings.llm.timeout_s * 1000 * 4),
             },
         ),
+        (
+            deliver,
+            QUEUE_OUTBOX,
+            {
+                "retry_when": lambda retries, exc: retries < rt.settings.outbox.max_retries,
+                "min_backoff": rt.settings.outbox.min_backoff_ms,
+                "max_backoff": rt.settings.outbox.max_backoff_ms,
+                "time_limit": int(rt.settings.outbox.smtp.timeout_s * 1000 * 6),
+            },
+        ),
         (record_mail, QUEUE_STORE, {"max_retries": 20}),
         (save_extraction, QUEUE_STORE, {"max_retries": 20}),
+        (record_delivery, QUEUE_STORE, {"max_retries": 20}),
     ]
     for fn, queue, options in specs:
         name = fn.__name__
@@ -200,8 +253,13 @@ def connect(
     ``db`` only in the DB owner (server); ``poller`` gives the mail actor its Redis cursors.
     """
     broker = make_broker(settings)
-    cursors = CursorStore(redis_client(settings), settings.redis.namespace) if poller else None
+    client = redis_client(settings)
+    cursors = CursorStore(client, settings.redis.namespace) if poller else None
     rt = Runtime(
-        settings=settings, blobs=BlobStore(settings.paths.blob_dir), cursors=cursors, db=db
+        settings=settings,
+        blobs=BlobStore(settings.paths.blob_dir),
+        cursors=cursors,
+        db=db,
+        redis=client,
     )
     return broker, declare_actors(broker, rt)

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from appliance.errors import NotFound
+from appliance.errors import Conflict, NotFound
 from appliance.extract.contract import Offer
 
 Con = duckdb.DuckDBPyConnection
@@ -230,7 +230,7 @@ def transition(
             raise NotFound(f"offer {offer_id} does not exist")
         from_state = str(row[0])
     if to_state not in TRANSITIONS.get(from_state, set()):
-        raise ValueError(f"offer {offer_id}: no transition {from_state} → {to_state}")
+        raise Conflict(f"offer {offer_id} is {from_state}: it cannot become {to_state}")
     con.execute(
         "UPDATE offers SET state = ?, updated_at = ? WHERE id = ?", [to_state, now, offer_id]
     )

@@ -164,7 +164,8 @@ def list_outbox(
     offset: int = 0,
 ) -> dict[str, Any]:
     """A page of outbox rows (without the raw message), newest first."""
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
     if state:
         where.append("state = ?")
         params.append(state)

@@ -43,24 +43,65 @@ def _pop_error(row: dict[str, Any]) -> dict[str, str] | None:
     return {"code": code, "message": message} if code else None
 
 
+def _iso(v: dt.datetime | None) -> str | None:
+    return v.isoformat() + "Z" if v else None
+
+
 def _offer(db: Database, o: dict[str, Any]) -> dict[str, Any]:
     items = db.query(
         f"SELECT {_ITEM_COLS} FROM offer_items WHERE offer_id = ? ORDER BY position", [o["id"]]
     )
+    sources = [
+        r["mail_id"]
+        for r in db.query(
+            "SELECT mail_id FROM offer_mails WHERE offer_id = ? AND role IN ('origin', 'reply')"
+            " ORDER BY linked_at, mail_id",
+            [o["id"]],
+        )
+    ] or [o["mail_id"]]
     return {
         "id": o["id"],
         "state": o["state"],
-        "source_mail_ids": [o["mail_id"]],
+        "source_mail_ids": sources,
         "model": o["model"],
-        "created_at": o["created_at"].isoformat() + "Z",
-        "updated_at": o["updated_at"].isoformat() + "Z",
+        "created_at": _iso(o["created_at"]),
+        "updated_at": _iso(o["updated_at"]),
         "supplier": {"name": o["supplier_name"], "email": o["supplier_email"]},
         "items": [_item(i) for i in items],
         "valid_until": o["valid_until"],
         "incoterms": o["incoterms"],
         "payment_terms": o["payment_terms"],
         "language": o["language"],
+        "supplier_id": o.get("supplier_id"),
+        "contact": o.get("contact_addr"),
+        "reference": o.get("token"),
+        "rounds": o.get("rounds") or 0,
+        "reminders": o.get("reminders") or 0,
+        "next_action_at": _iso(o.get("next_action_at")),
+        "missing": json.loads(o["missing"]) if o.get("missing") else None,
+        "review_reasons": json.loads(o["review_reasons"]) if o.get("review_reasons") else [],
     }
+
+
+def _provenance(db: Database, offer_id: int) -> list[dict[str, Any]]:
+    rows = db.query(
+        "SELECT item_position, field, value, mail_id, source, span_start, span_end, snippet,"
+        " is_current, flagged, recorded_at FROM field_values WHERE offer_id = ? ORDER BY id",
+        [offer_id],
+    )
+    out = []
+    for r in rows:
+        out.append(
+            {
+                "item": r["item_position"], "field": r["field"],
+                "value": json.loads(r["value"]) if r["value"] is not None else None,
+                "mail_id": r["mail_id"], "source": r["source"],
+                "span": [r["span_start"], r["span_end"]] if r["span_start"] is not None else None,
+                "text": r["snippet"], "current": r["is_current"], "flagged": r["flagged"],
+                "recorded_at": _iso(r["recorded_at"]),
+            }
+        )  # fmt: skip
+    return out
 
 
 def list_offers(
@@ -95,18 +136,50 @@ def list_offers(
         [*params, limit, offset],
     )
     return {
-        "items": [_offer(db, r) for r in rows],
+        "items": [get_offer(db, r["id"], detail=False) for r in rows],
         "total": total,
         "limit": limit,
         "offset": offset,
     }
 
 
-def get_offer(db: Database, offer_id: int) -> dict[str, Any]:
+def get_offer(db: Database, offer_id: int, *, detail: bool = True) -> dict[str, Any]:
+    """One offer in the contract's shape plus its dialogue; with ``detail``, also the
+    provenance of every value (current and replaced), the thread, the state history and the
+    automatic e-mails (sent and suppressed)."""
     rows = db.query("SELECT * FROM offers WHERE id = ?", [offer_id])
     if not rows:
         raise NotFound(f"offer {offer_id} does not exist")
-    return _offer(db, rows[0])
+    out = _offer(db, rows[0])
+    if not detail:
+        return out
+    out["provenance"] = _provenance(db, offer_id)
+    out["thread"] = [
+        {**r, "linked_at": _iso(r["linked_at"])}
+        for r in db.query(
+            "SELECT om.mail_id, om.role, om.message_id, m.from_addr, m.subject, om.linked_at"
+            " FROM offer_mails om JOIN mails m ON m.id = om.mail_id WHERE om.offer_id = ?"
+            " ORDER BY om.linked_at, om.mail_id",
+            [offer_id],
+        )
+    ]
+    out["history"] = [
+        {**r, "at": _iso(r["at"])}
+        for r in db.query(
+            "SELECT from_state, to_state, actor, reason, mail_id, occurred_at AS at"
+            " FROM offer_transitions WHERE offer_id = ? ORDER BY id",
+            [offer_id],
+        )
+    ]
+    out["emails"] = [
+        {**r, "created_at": _iso(r["created_at"]), "sent_at": _iso(r["sent_at"])}
+        for r in db.query(
+            "SELECT id, kind, round, to_addr, subject, message_id, state, reason, error,"
+            " created_at, sent_at FROM outbox WHERE offer_id = ? ORDER BY id",
+            [offer_id],
+        )
+    ]
+    return out
 
 
 def get_mail(db: Database, mail_id: int) -> dict[str, Any]:
@@ -136,12 +209,23 @@ def get_mail(db: Database, mail_id: int) -> dict[str, Any]:
 
 
 def counts(db: Database) -> dict[str, Any]:
-    """Mails per state and the number of offers (health, metrics, demo)."""
+    """Mails, offers and outbox e-mails per state (health, metrics, demo)."""
     by_state = {
         r["state"]: r["n"]
         for r in db.query("SELECT state, count(*) AS n FROM mails GROUP BY state")
     }
-    return {"mails": by_state, "offers": db.scalar("SELECT count(*) FROM offers")}
+    offers = {
+        r["state"]: r["n"]
+        for r in db.query("SELECT state, count(*) AS n FROM offers GROUP BY state")
+    }
+    emails = {
+        r["state"]: r["n"]
+        for r in db.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
+    }
+    return {
+        "mails": by_state, "offers": sum(offers.values()), "offers_by_state": offers,
+        "outbox": emails,
+    }  # fmt: skip
 
 
 def list_mails(

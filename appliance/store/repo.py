@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+import duckdb
 
 from appliance.errors import NotFound
 from appliance.extract.contract import Offer
@@ -87,19 +89,19 @@ def record_mail(db: Database, msg: RecordMail) -> Recorded:
     return Recorded(row[0], new_mail, True, row[1] == RECEIVED)
 
 
-def _item_row(offer_id: int, pos: int, item: dict[str, Any]) -> list[Any]:
-    d = item.get("dimensions") or {}
-    w = item.get("weight") or {}
-    return [
-        offer_id, pos, item["product_name"], item.get("sku"), item.get("brand"),
-        item.get("quantity"), item.get("unit"), item.get("unit_price"), item.get("currency"),
-        item.get("total_price"), item.get("moq"), d.get("length"), d.get("width"),
-        d.get("height"), d.get("unit"), w.get("value"), w.get("unit"), item.get("lead_time_days"),
-    ]  # fmt: skip
+# Called inside the transaction of ``save_extraction`` with a valid offer; decides what the
+# offer means (a new record, a reply merged into one, nothing) and returns whether the mail
+# contributed to an offer record.
+Settle = Callable[[duckdb.DuckDBPyConnection, Offer], bool]
 
 
-def save_extraction(db: Database, out: ExtractionOutcome) -> str:
-    """Store an extraction outcome for a mail; returns what happened (for events and metrics)."""
+def save_extraction(db: Database, out: ExtractionOutcome, settle: Settle) -> str:
+    """Store an extraction outcome for a mail; returns what happened (for events and metrics).
+
+    Idempotent: a second outcome for a mail already extracted is recorded as an event and
+    otherwise ignored. The mail's state, the offer work of ``settle`` and the event commit as
+    one transaction.
+    """
     now = utcnow()
     with db.transaction() as con:
         row = con.execute("SELECT state FROM mails WHERE id = ?", [out.mail_id]).fetchone()
@@ -117,7 +119,7 @@ def save_extraction(db: Database, out: ExtractionOutcome) -> str:
             result = "failed" if out.final else "retry"
         else:
             offer = Offer.model_validate(out.offer or {})
-            state = EXTRACTED if offer.items else NO_OFFER
+            state = EXTRACTED if settle(con, offer) else NO_OFFER
             con.execute(
                 "UPDATE mails SET state = ?, error_code = NULL, error_message = NULL,"
                 " attempts = attempts + 1, language = ?, attachments = ?, warnings = ?,"
@@ -128,28 +130,6 @@ def save_extraction(db: Database, out: ExtractionOutcome) -> str:
                 ],
             )  # fmt: skip
             result = state
-            if offer.items:
-                offer_row = con.execute(
-                    "INSERT INTO offers (mail_id, supplier_name, supplier_email, valid_until,"
-                    " incoterms, payment_terms, language, state, model, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    [
-                        out.mail_id, offer.supplier.name, offer.supplier.email,
-                        offer.valid_until, offer.incoterms, offer.payment_terms, offer.language,
-                        "extracted", out.model, now, now,
-                    ],
-                ).fetchone()  # fmt: skip
-                assert offer_row is not None
-                con.executemany(
-                    "INSERT INTO offer_items (offer_id, position, product_name, sku, brand,"
-                    " quantity, unit, unit_price, currency, total_price, moq, dim_length,"
-                    " dim_width, dim_height, dim_unit, weight_value, weight_unit, lead_time_days)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        _item_row(offer_row[0], i, it.model_dump())
-                        for i, it in enumerate(offer.items)
-                    ],
-                )
         add_event(
             db, "extract", result, mail_id=out.mail_id,
             duration_ms=out.preprocess_ms + out.llm_ms,

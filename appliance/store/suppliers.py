@@ -98,6 +98,13 @@ def find(con: Con, addr: str | None) -> Supplier | None:
     return None
 
 
+def by_id(con: Con, supplier_id: int | None) -> Supplier | None:
+    if supplier_id is None:
+        return None
+    row = con.execute(f"SELECT {_COLS} FROM suppliers s WHERE s.id = ?", [supplier_id]).fetchone()
+    return _row(row) if row else None
+
+
 def ensure(con: Con, addr: str, name: str | None, now: dt.datetime) -> Supplier:
     """The supplier of ``addr``, creating an unregistered one for a sender seen the first time."""
     found = find(con, addr)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from appliance.settings import DialogueSettings
+from appliance.store.suppliers import Supplier
+
 _NOREPLY = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]daemon|postmaster|bounces?"
     r"|notifications?|auto[-_.]?(reply|responder|confirm)|listserv|majordomo)([-+_.].*)?$",
@@ -59,3 +62,38 @@ def automatic_mail_reasons(headers: Mapping[str, str], from_addr: str | None) ->
     elif _NOREPLY.match(addr.partition("@")[0]):
         reasons.append(f"noreply address: {addr}")
     return reasons
+
+
+def refusal(
+    dialogue: DialogueSettings,
+    supplier: Supplier | None,
+    to_addr: str | None,
+    automatic: list[str],
+    kind: str,
+    sent_last_day: int,
+) -> str | None:
+    """Why an automatic e-mail of ``kind`` (clarification, reminder, ack) to ``to_addr`` must
+    not go out, or None when it may. The recipient is always the offer's own sender address:
+    nothing in a mail chooses it."""
+    if not dialogue.enabled:
+        return "the supplier dialogue is switched off ([dialogue] enabled = false)"
+    if automatic:
+        return "automatic mail (" + "; ".join(automatic) + ")"
+    if not to_addr:
+        return "no valid sender address to answer"
+    if supplier is None or (not supplier.registered and dialogue.unknown_senders != "ask"):
+        return (
+            f"sender {to_addr} is not in the supplier registry (policy: {dialogue.unknown_senders})"
+        )
+    if kind in ("clarification", "reminder") and supplier.auto_questions is False:
+        return f"automatic questions are off for supplier {supplier.name!r}"
+    if kind == "ack":
+        on = supplier.acknowledgements
+        if on is False or (on is None and not dialogue.acknowledgements):
+            return f"acknowledgements are off for supplier {supplier.name!r}"
+    if sent_last_day >= dialogue.max_per_day:
+        return (
+            f"daily limit reached: {sent_last_day} automatic e-mails to {to_addr} in 24 h"
+            f" (max_per_day = {dialogue.max_per_day})"
+        )
+    return None

@@ -8,9 +8,17 @@ import pytest
 
 from appliance.errors import NotFound
 from appliance.messages import ErrorInfo, ExtractionOutcome, MailMeta, RecordMail
+from appliance.settings import Settings
 from appliance.store import queries, repo
 from appliance.store.db import Database
 from appliance.store.migrations import MIGRATIONS
+from appliance.workflow import dialogue
+
+SETTINGS = Settings()
+
+
+def _save(db: Database, out: ExtractionOutcome) -> str:
+    return dialogue.save_extraction(db, SETTINGS, out)[0]
 
 
 def _msg(key: str = "acc/INBOX/7/1", sha: str = "a" * 64) -> RecordMail:
@@ -61,8 +69,8 @@ def test_record_mail_is_idempotent_per_key_and_per_content(db: Database) -> None
 def test_save_extraction_stores_once_and_ignores_duplicates(db: Database) -> None:
     mail_id = repo.record_mail(db, _msg()).mail_id
     out = ExtractionOutcome(mail_id=mail_id, sha256="a" * 64, offer=OFFER, model="m")
-    assert repo.save_extraction(db, out) == repo.EXTRACTED
-    assert repo.save_extraction(db, out) == "duplicate_ignored"
+    assert _save(db, out) == repo.EXTRACTED
+    assert _save(db, out) == "duplicate_ignored"
     assert db.scalar("SELECT count(*) FROM offers") == 1
     assert db.scalar("SELECT count(*) FROM offer_items") == 1
     page = queries.list_offers(db)
@@ -80,25 +88,26 @@ def test_errors_are_visible_and_only_final_ones_fail_the_mail(db: Database) -> N
     mail_id = repo.record_mail(db, _msg()).mail_id
     err = ErrorInfo(code="llm_unavailable", message="down", transient=True)
     out = ExtractionOutcome(mail_id=mail_id, sha256="a" * 64, error=err, final=False)
-    assert repo.save_extraction(db, out) == "retry"
+    assert _save(db, out) == "retry"
     mail = queries.get_mail(db, mail_id)
     assert mail["state"] == repo.RECEIVED and mail["error"]["code"] == "llm_unavailable"
     assert mail["attempts"] == 1
     out.final = True
-    assert repo.save_extraction(db, out) == "failed"
+    assert _save(db, out) == "failed"
     assert queries.list_mails(db, state="failed")["total"] == 1
     repo.retry_mail(db, mail_id)
     ok = ExtractionOutcome(mail_id=mail_id, sha256="a" * 64, offer=OFFER)
-    assert repo.save_extraction(db, ok) == repo.EXTRACTED
+    assert _save(db, ok) == repo.EXTRACTED
     assert queries.get_mail(db, mail_id)["error"] is None
-    outcomes = [e["outcome"] for e in queries.get_mail(db, mail_id)["events"]]
+    events = queries.get_mail(db, mail_id)["events"]
+    outcomes = [e["outcome"] for e in events if e["stage"] != "dialogue"]
     assert outcomes == ["recorded", "retry", "failed", "retry_requested", "extracted"]
 
 
 def test_mail_without_items_is_no_offer(db: Database) -> None:
     mail_id = repo.record_mail(db, _msg()).mail_id
     out = ExtractionOutcome(mail_id=mail_id, sha256="a" * 64, offer={"items": [], "language": "en"})
-    assert repo.save_extraction(db, out) == repo.NO_OFFER
+    assert _save(db, out) == repo.NO_OFFER
     assert db.scalar("SELECT count(*) FROM offers") == 0
 
 
@@ -106,7 +115,7 @@ def test_unknown_ids_raise_not_found(db: Database) -> None:
     with pytest.raises(NotFound):
         queries.get_offer(db, 99)
     with pytest.raises(NotFound):
-        repo.save_extraction(db, ExtractionOutcome(mail_id=5, sha256="x", offer=OFFER))
+        _save(db, ExtractionOutcome(mail_id=5, sha256="x", offer=OFFER))
 
 
 def test_stuck_mails_are_claimed_once_per_period(db: Database) -> None:

@@ -1,0 +1,152 @@
+"""Merging a supplier's reply into the offer it answers, field by field with provenance.
+
+The reply's answer form (read deterministically, exact spans) is the supplier's answer to our
+questions and wins. The model's reading of the reply fills fields that are still empty, for
+items the reply names; in a free-text reply (no form) it may also change a filled value: the
+old value stays in the history and the change is flagged for review when policy says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.extract.contract import Offer
+from appliance.messages import ExtractionOutcome
+from appliance.store import offers
+from appliance.store.offers import OFFER_SCALARS, Con, Provenance
+
+_WORD = re.compile(r"\w{3,}")
+
+
+@dataclass
+class MergeResult:
+    filled: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    doubts: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def contributed(self) -> bool:
+        return bool(self.filled or self.changed)
+
+
+def _words(name: str | None) -> set[str]:
+    return set(_WORD.findall((name or "").casefold()))
+
+
+def match_item(name: str, items: list[dict[str, Any]]) -> int | None:
+    """The position of the offer item a reply's item names: the best word overlap, at least
+    half of the shorter name's words."""
+    mine = _words(name)
+    best, best_score = None, 0.0
+    for pos, item in enumerate(items):
+        theirs = _words(item.get("product_name"))
+        if not mine or not theirs:
+            continue
+        score = len(mine & theirs) / min(len(mine), len(theirs))
+        if score > best_score:
+            best, best_score = pos, score
+    return best if best_score >= 0.5 else None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return abs(float(a) - float(b)) < 1e-9
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = set(a) | set(b)
+        return all(_same(a.get(k), b.get(k)) for k in keys)
+    if isinstance(a, str) and isinstance(b, str):
+        return a.strip().casefold() == b.strip().casefold()
+    return bool(a == b)
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, dict):
+        return "×".join(_show(v[k]) for k in ("length", "width", "height", "value") if v.get(k))
+    return str(v)
+
+
+def merge_reply(
+    con: Con,
+    offer_id: int,
+    current: dict[str, Any],
+    out: ExtractionOutcome,
+    extracted: Offer,
+    *,
+    flag_changes: bool,
+    now: dt.datetime,
+) -> MergeResult:
+    """Apply one reply mail to an offer record; returns what was filled, changed and doubted."""
+    res = MergeResult()
+    mail_id = out.mail_id
+    items: list[dict[str, Any]] = current["items"]
+    from_form: set[tuple[int | None, str]] = set()
+
+    def apply(pos: int | None, name: str, value: Any, prov: Provenance, may_change: bool) -> None:
+        where = f"item {pos + 1} {name}" if pos is not None else name
+        old = items[pos].get(name) if pos is not None else current.get(name)
+        if value is None or (old is not None and _same(old, value)):
+            return
+        if old is not None and not may_change:
+            res.ignored.append(f"{where}: kept {_show(old)}, reply read as {_show(value)}")
+            return
+        flagged = old is not None and flag_changes
+        if pos is None:
+            offers.set_offer_field(con, offer_id, name, value, prov, now=now)
+            current[name] = value
+        else:
+            offers.set_item_field(con, offer_id, pos, name, value, prov, flagged=flagged, now=now)
+            items[pos][name] = value
+        if old is None:
+            res.filled.append(where)
+        else:
+            res.changed.append(f"{where}: {_show(old)} → {_show(value)}")
+            if flag_changes:
+                res.doubts.append(
+                    f"the supplier changed {where} from {_show(old)} to {_show(value)}"
+                    f" (mail {mail_id})"
+                )
+
+    for a in out.answers:
+        prov = Provenance(mail_id, "form", a.span.start, a.span.end, a.span.text)
+        if a.field in OFFER_SCALARS:
+            apply(None, a.field, a.value, prov, may_change=True)
+            from_form.add((None, a.field))
+            continue
+        pos = (a.number or 1) - 1
+        if not 0 <= pos < len(items) or a.field == "product_name":
+            res.ignored.append(f"form answer {a.field} for item {a.number}: no such item")
+            continue
+        apply(pos, a.field, a.value, prov, may_change=True)
+        from_form.add((pos, a.field))
+
+    free_text = not out.answers
+    for i, item in enumerate(extracted.items):
+        at = match_item(item.product_name, items)
+        if at is None:
+            res.ignored.append(f"reply item {item.product_name!r}: matches no item of the offer")
+            continue
+        for name, value in item.model_dump().items():
+            if name == "product_name" or (at, name) in from_form:
+                continue
+            span = out.spans.get(f"items[{i}].{name}")
+            prov = Provenance(
+                mail_id, "llm", span.start if span else None, span.end if span else None,
+                span.text if span else None,
+            )  # fmt: skip
+            apply(at, name, value, prov, may_change=free_text)
+    for name in OFFER_SCALARS:
+        if (None, name) in from_form:
+            continue
+        span = out.spans.get(name)
+        prov = Provenance(
+            mail_id, "llm", span.start if span else None, span.end if span else None,
+            span.text if span else None,
+        )  # fmt: skip
+        apply(None, name, getattr(extracted, name), prov, may_change=free_text)
+    return res
