@@ -199,10 +199,11 @@ def test_reminder_then_review_when_nobody_answers(db: Database, settings: Settin
     reminders = dialogue.due_actions(db, settings, later)
     assert len(reminders) == 1
     assert b"X-Appliance-Kind: reminder" in reminders[0].raw
-    ours = queries.get_offer(db, 1)["emails"][0]["message_id"]
+    detail = queries.get_offer(db, 1)
+    ours, theirs = detail["emails"][0]["message_id"], detail["thread"][0]["message_id"]
     msg = email.message_from_bytes(reminders[0].raw)
     assert msg["In-Reply-To"] == ours
-    assert msg["References"].split() == ["<m1@boxworks.example>", ours]
+    assert msg["References"].split() == [theirs, ours]
     assert dialogue.due_actions(db, settings, later) == []
     assert dialogue.due_actions(db, settings, later + dt.timedelta(hours=49)) == []
     offer = _offer(db)
