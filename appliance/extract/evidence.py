@@ -113,6 +113,8 @@ class Evidence:
         if v is None:
             return True
         n = _norm_text(v)
+        if len(n) <= 3:  # "m", "EXW": only as a word of its own, never inside another word
+            return re.search(rf"(?<!\w){re.escape(n)}(?!\w)", self.text) is not None
         return n in self.text or re.sub(r"[\s\-_./]", "", n) in self.compact
 
     def has_currency(self, code: str | None) -> bool:
@@ -141,6 +143,8 @@ def check_evidence(offer: Offer, ev: Evidence) -> tuple[Offer, list[str]]:
     for key in ("valid_until", "incoterms", "payment_terms"):
         v = data[key]
         ok = v is None or (ev.has_string(v) if key != "valid_until" else _date_in(v, ev))
+        if ok and key == "incoterms" and v is not None:
+            ok = bool(_INCOTERMS.search(v))  # a trade term names one of the rules
         if not keep(key, ok):
             data[key] = None
     sup = data["supplier"]
@@ -156,6 +160,9 @@ def check_evidence(offer: Offer, ev: Evidence) -> tuple[Offer, list[str]]:
         for key in ("sku", "brand", "unit"):
             if not keep(f"{p}.{key}", ev.has_string(it[key])):
                 it[key] = None
+        if it["brand"] and _norm_text(it["brand"]) == _norm_text(it["product_name"]):
+            dropped.append(f"{p}.brand")  # the model copied the product name
+            it["brand"] = None
         for key in ("quantity", "unit_price", "total_price", "moq"):
             if not keep(f"{p}.{key}", ev.has_number(it[key])):
                 it[key] = None
@@ -176,6 +183,11 @@ def check_evidence(offer: Offer, ev: Evidence) -> tuple[Offer, list[str]]:
         items.append(it)
     data["items"] = items
     return Offer.model_validate(data), dropped
+
+
+_INCOTERMS = re.compile(
+    r"\b(EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP|DAT|DAF|DES|DEQ|DDU|C&F|CNF)\b", re.IGNORECASE
+)
 
 
 def _tokens_in(name: str, ev: Evidence) -> bool:

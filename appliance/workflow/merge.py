@@ -1,9 +1,11 @@
 """Merging a supplier's reply into the offer it answers, field by field with provenance.
 
 The reply's answer form (read deterministically, exact spans) is the supplier's answer to our
-questions and wins. The model's reading of the reply fills fields that are still empty, for
-items the reply names; in a free-text reply (no form) it may also change a filled value: the
-old value stays in the history and the change is flagged for review when policy says so.
+questions and wins, for any field. The model's reading of a reply is trusted less: for items the
+reply names, it fills only the fields we asked for that the form left empty; in a free-text
+reply (no form) it may also change a filled value (a corrected price). A changed value keeps the
+old one in the history and is flagged for review when policy says so. Anything else the model
+read into a reply (a stray moq from the "1." of the form) is ignored and listed in the event.
 """
 
 from __future__ import annotations
@@ -126,6 +128,19 @@ def merge_reply(
         from_form.add((pos, a.field))
 
     free_text = not out.answers
+    missing = current.get("missing") or {}
+    asked = {
+        (int(pos), alt)
+        for pos, names in (missing.get("items") or {}).items()
+        for name in names
+        for alt in name.split("|")
+    } | {(None, name) for name in missing.get("offer") or []}
+
+    def model_may(pos: int | None, name: str, old: Any) -> bool:
+        if old is None:
+            return (pos, name) in asked
+        return free_text
+
     for i, item in enumerate(extracted.items):
         at = match_item(item.product_name, items)
         if at is None:
@@ -139,6 +154,13 @@ def merge_reply(
                 mail_id, "llm", span.start if span else None, span.end if span else None,
                 span.text if span else None,
             )  # fmt: skip
+            old = items[at].get(name)
+            if value is not None and not model_may(at, name, old):
+                if old is None:
+                    res.ignored.append(
+                        f"item {at + 1} {name}: not asked, reply read as {_show(value)}"
+                    )
+                continue
             apply(at, name, value, prov, may_change=free_text)
     for name in OFFER_SCALARS:
         if (None, name) in from_form:
@@ -148,5 +170,10 @@ def merge_reply(
             mail_id, "llm", span.start if span else None, span.end if span else None,
             span.text if span else None,
         )  # fmt: skip
-        apply(None, name, getattr(extracted, name), prov, may_change=free_text)
+        value, old = getattr(extracted, name), current.get(name)
+        if value is not None and not model_may(None, name, old):
+            if old is None:
+                res.ignored.append(f"{name}: not asked, reply read as {_show(value)}")
+            continue
+        apply(None, name, value, prov, may_change=free_text)
     return res
