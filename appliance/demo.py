@@ -3,12 +3,17 @@
 Starts a private Redis, the vLLM server (unless one already answers), the server and a worker
 as child processes, imports the sample supplier mails shipped in ``tests/data/samples/``, waits
 until every one is processed, and prints the offers and the API's address.
+
+The supplier dialogue runs in dry-run mode (``outbox.mode = "folder"``): clarifying questions are
+written as ``.eml`` files, never sent. The demo then plays one supplier: it answers the first
+question by filling in its form, imports that reply, and shows the offer completed from it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,6 +109,94 @@ def print_offers(offers: list[dict[str, Any]]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
+# What the demo's make-believe supplier writes into the form, per field key.
+_DEMO_ANSWERS = {
+    "unit_price": "12.50", "currency": "EUR", "quantity|moq": "100", "quantity": "100",
+    "moq": "100", "lead_time_days": "14", "dimensions": "120x60x75 cm", "weight": "12 kg",
+    "valid_until": "2027-01-31", "incoterms": "DAP", "payment_terms": "30 days net",
+}  # fmt: skip
+
+
+def fill_form(question: str, language: str) -> str:
+    """Answer an appliance question the way a supplier would: the form's item lines, each label
+    with a value after it (the demo plays the supplier with this)."""
+    from appliance.workflow.labels import FIELD_LABELS, TEXTS
+
+    lang = language if language in FIELD_LABELS else "en"
+    keys = {label: key for key, label in FIELD_LABELS[lang].items()}
+    out = []
+    for line in question.splitlines():
+        label = re.match(r"^\s+(.+?):\s*$", line)
+        if label and keys.get(label.group(1)) in _DEMO_ANSWERS:
+            out.append(f"   {label.group(1)}: {_DEMO_ANSWERS[keys[label.group(1)]]}")
+        elif re.match(r"^\d+\. ", line) or line.strip() == TEXTS[lang]["offer_block"]:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _dialogue(
+    api: str, procs: Processes, base: list[str], env: dict[str, str], data_dir: Path
+) -> None:
+    """Show the dry-run outbox and play one supplier's answer to its clarifying question."""
+    import email
+    import email.policy
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    sent = httpx.get(f"{api}/api/v1/outbox", params={"limit": 500}, timeout=5).json()["items"]
+    by_state: dict[str, int] = {}
+    for row in sent:
+        by_state[row["state"]] = by_state.get(row["state"], 0) + 1
+    _say(f"automatic e-mails (dry run, written to {data_dir / 'outbox'}): {by_state or 'none'}")
+    for row in sent:
+        if row["state"] == "suppressed":
+            _say(f"  suppressed for offer {row['offer_id']}: {row['reason']}")
+    questions = [
+        r for r in reversed(sent) if r["kind"] == "clarification" and r["state"] == "written"
+    ]
+    if not questions:
+        return
+    q = httpx.get(f"{api}/api/v1/outbox/{questions[0]['id']}", timeout=5).json()
+    msg = email.message_from_string(q["message"], policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    body = msg.get_content()
+    _say(
+        f"question to {q['to_addr']} (offer {q['offer_id']}):\n"
+        + "\n".join("    " + line for line in body.splitlines())
+    )
+    answer = fill_form(body, q["language"] or "en")
+    reply = EmailMessage()
+    reply["From"] = q["to_addr"]
+    reply["To"] = msg["From"]
+    reply["Subject"] = msg["Subject"]
+    reply["Date"] = formatdate()
+    reply["Message-ID"] = make_msgid(domain=q["to_addr"].rpartition("@")[2])
+    reply["In-Reply-To"] = msg["Message-ID"]
+    reply["References"] = f"{msg['References'] or ''} {msg['Message-ID']}".strip()
+    quoted = "\n".join("> " + line for line in body.splitlines())
+    reply.set_content(f"Hello,\n\n{answer}\n\nRegards\n\n{msg['From']} wrote:\n{quoted}\n")
+    path = data_dir / "demo-supplier-reply.eml"
+    path.write_bytes(reply.as_bytes(policy=email.policy.SMTP))
+    _say(f"playing the supplier: importing a reply that fills in the form ({path})")
+    subprocess.run([*base, "import", str(path)], env=env, check=True)
+    offer_url = f"{api}/api/v1/offers/{q['offer_id']}"
+
+    def answered() -> bool:
+        o = httpx.get(offer_url, timeout=5).json()
+        return len(o["source_mail_ids"]) > 1 and o["state"] != "awaiting_supplier"
+
+    _wait("the reply to be merged", answered, procs, 600)
+    offer = httpx.get(offer_url, timeout=5).json()
+    _say(f"offer {offer['id']} is now {offer['state']}; from the reply:")
+    for p in offer["provenance"]:
+        if p["current"] and p["mail_id"] == offer["source_mail_ids"][-1]:
+            _say(
+                f"    item {p['item'] + 1 if p['item'] is not None else '-'} {p['field']} = "
+                f"{p['value']!r}  (mail {p['mail_id']}, {p['source']}: {p['text']!r})"
+            )
+    _say("state history: " + " → ".join(h["to_state"] for h in offer["history"]))
+
+
 def run_demo(settings: Settings, *, stay: bool = True, redis_port: int = 6391) -> int:
     """Run the demo; with ``stay`` keep everything up until Ctrl-C."""
     from appliance import llm_server
@@ -117,6 +210,8 @@ def run_demo(settings: Settings, *, stay: bool = True, redis_port: int = 6391) -
         "APPLIANCE_PATHS__DATA_DIR": str(data_dir),
         "APPLIANCE_REDIS__URL": redis_url,
         "APPLIANCE_SERVER__POLL_INTERVAL_S": "5",
+        "APPLIANCE_OUTBOX__MODE": "folder",
+        "APPLIANCE_OUTBOX__FOLDER": str(data_dir / "outbox"),
     }
     procs = Processes(log_dir)
     api = f"http://{settings.server.host}:{settings.server.port}"
@@ -165,6 +260,7 @@ def run_demo(settings: Settings, *, stay: bool = True, redis_port: int = 6391) -
         ).json()
         for m in failed["items"]:
             _say(f"mail {m['id']} failed: {m['error']}")
+        _dialogue(api, procs, base, env, data_dir)
         _say(f"API: {api}/api/v1/offers   OpenAPI: {api}/api/schema   health: {api}/healthz")
         if stay:
             _say("running; Ctrl-C stops everything")

@@ -73,6 +73,13 @@ def _show(v: Any) -> str:
     return str(v)
 
 
+def _skip(res: MergeResult, where: str, old: Any, value: Any) -> None:
+    if old is None:
+        res.ignored.append(f"{where}: not asked, reply read as {_show(value)}")
+    elif not _same(old, value):
+        res.ignored.append(f"{where}: kept {_show(old)}, reply read as {_show(value)}")
+
+
 def merge_reply(
     con: Con,
     offer_id: int,
@@ -129,17 +136,23 @@ def merge_reply(
 
     free_text = not out.answers
     missing = current.get("missing") or {}
-    asked = {
-        (int(pos), alt)
+    # (position, field) asked for → its group of alternatives ("quantity|moq").
+    asked: dict[tuple[int | None, str], list[str]] = {
+        (int(pos), alt): name.split("|")
         for pos, names in (missing.get("items") or {}).items()
         for name in names
         for alt in name.split("|")
-    } | {(None, name) for name in missing.get("offer") or []}
+    }
+    asked.update({(None, name): [name] for name in missing.get("offer") or []})
 
     def model_may(pos: int | None, name: str, old: Any) -> bool:
-        if old is None:
-            return (pos, name) in asked
-        return free_text
+        if old is not None:
+            return free_text
+        group = asked.get((pos, name))
+        if group is None:
+            return False
+        values = items[pos] if pos is not None else current
+        return all(values.get(alt) is None for alt in group)  # not answered another way
 
     for i, item in enumerate(extracted.items):
         at = match_item(item.product_name, items)
@@ -156,10 +169,7 @@ def merge_reply(
             )  # fmt: skip
             old = items[at].get(name)
             if value is not None and not model_may(at, name, old):
-                if old is None:
-                    res.ignored.append(
-                        f"item {at + 1} {name}: not asked, reply read as {_show(value)}"
-                    )
+                _skip(res, f"item {at + 1} {name}", old, value)
                 continue
             apply(at, name, value, prov, may_change=free_text)
     for name in OFFER_SCALARS:
@@ -172,8 +182,7 @@ def merge_reply(
         )  # fmt: skip
         value, old = getattr(extracted, name), current.get(name)
         if value is not None and not model_may(None, name, old):
-            if old is None:
-                res.ignored.append(f"{name}: not asked, reply read as {_show(value)}")
+            _skip(res, name, old, value)
             continue
         apply(None, name, value, prov, may_change=free_text)
     return res

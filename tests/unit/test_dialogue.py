@@ -224,3 +224,23 @@ def test_supplier_correcting_a_price_is_kept_in_history_and_flagged(
         (1.0, False, False), (0.9, True, True),
     ]  # fmt: skip
     assert "changed item 1 unit_price from 1 to 0.9" in json.dumps(offer["review_reasons"])
+
+
+def test_form_reply_ignores_what_the_model_read_into_unasked_fields(
+    db: Database, settings: Settings
+) -> None:
+    _, sent = _mail(db, settings, [BOXES])
+    mid = email.message_from_bytes(sent[0].raw)["Message-ID"]
+    form = (
+        "1. Corrugated box 40x30x20 cm\n   Unit price: 0.85 EUR\n"
+        "   Quantity or minimum order: 500\n"
+    )
+    # The model read the form's "1." as an MOQ, the price as a total and a lead time of 500.
+    noise = {**BOXES, "moq": 1, "total_price": 0.85, "lead_time_days": 500}
+    _mail(db, settings, [noise], in_reply_to=mid, text=form)
+    offer = _offer(db)
+    item = offer["items"][0]
+    assert offer["state"] == "complete", offer["history"]
+    assert (item["moq"], item["total_price"], item["lead_time_days"]) == (None, None, 10)
+    merged = next(e for e in queries.get_mail(db, 2)["events"] if e["outcome"] == "reply_merged")
+    assert "not asked" in merged["detail"] and "kept 10" in merged["detail"]
