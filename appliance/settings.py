@@ -46,6 +46,10 @@ class PathsSettings(_Section):
     def blob_dir(self) -> Path:
         return self.resolve(self.data_dir) / "blobs"
 
+    @property
+    def outbox_dir(self) -> Path:
+        return self.resolve(self.data_dir) / "outbox"
+
 
 class RedisSettings(_Section):
     url: str = "redis://127.0.0.1:6379/0"
@@ -194,7 +198,8 @@ class OutboxSettings(_Section):
     """
 
     mode: Literal["folder", "smtp"] = "folder"
-    folder: Path = Path("var/outbox")
+    # Dry-run folder; default: <data_dir>/outbox.
+    folder: Path | None = None
     from_addr: str = "purchasing@appliance.invalid"
     from_name: str = "Purchasing"
     # Domain of our Message-IDs; default: the domain of from_addr.
@@ -297,6 +302,12 @@ class Settings(_Section):
         if self.llm.model_path is not None:
             return self.paths.resolve(self.llm.model_path)
         return self.paths.resolve(self.paths.models_dir) / self.llm.model
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the dry-run outbox writes its ``.eml`` files."""
+        o = self.outbox.folder
+        return self.paths.resolve(o) if o is not None else self.paths.outbox_dir
 
     def account(self, name: str) -> AccountSettings:
         for acc in self.accounts:

@@ -82,7 +82,7 @@ def deliver_once(
         )
     try:
         if o.mode == "folder":
-            path = write_to_folder(settings.paths.resolve(o.folder), idem_key, raw)
+            path = write_to_folder(settings.outbox_dir, idem_key, raw)
             client.set(sent_key, f"{WRITTEN} {path}", ex=MARKER_TTL_S)
             return WRITTEN, str(path), None
 
