@@ -7,10 +7,11 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, ConfigError
 from appliance.settings import Settings, load_settings
 
 log = logging.getLogger("appliance")
@@ -59,9 +60,21 @@ def cmd_worker(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
+def _use_active_adapter(s: Settings) -> None:
+    """Serve and extract with the adapter the registry names active (when it exists)."""
+    from appliance import adapters
+
+    name = adapters.active_adapter(s)
+    if name and (adapters.adapters_dir(s) / name).is_dir():
+        s.llm.adapter = name
+    elif name:
+        logging.getLogger(__name__).warning("active adapter %r is missing; base model", name)
+
+
 def cmd_llm(s: Settings, a: argparse.Namespace) -> int:
     from appliance import llm_server
 
+    _use_active_adapter(s)
     if a.action == "status":
         ok = llm_server.health(s.llm.base_url)
         print(f"LLM server at {s.llm.base_url}: {'up' if ok else 'DOWN'}")
@@ -108,6 +121,7 @@ def cmd_models(s: Settings, a: argparse.Namespace) -> int:
 def cmd_extract(s: Settings, a: argparse.Namespace) -> int:
     from appliance.extract.batch import run_extract
 
+    _use_active_adapter(s)
     return run_extract([Path(p) for p in a.paths], s, concurrency=a.concurrency)
 
 
@@ -123,6 +137,41 @@ def cmd_demo(s: Settings, a: argparse.Namespace) -> int:
     from appliance.demo import run_demo
 
     return run_demo(s, stay=not a.exit)
+
+
+def cmd_adapters(s: Settings, a: argparse.Namespace) -> int:
+    from appliance import adapters
+    from appliance.jobs.broker import redis_client
+
+    if a.action == "train":
+        cmd = [sys.executable, "-m", "finetune.train", *a.args]
+        return subprocess.call(cmd, cwd=s.paths.resolve(Path(".")))
+    if a.action == "list":
+        rows = adapters.list_adapters(s)
+        if a.json:
+            print(json.dumps(rows, indent=2, ensure_ascii=False))
+            return 0
+        if not rows:
+            print(f"no adapters in {adapters.adapters_dir(s)}; the base model serves")
+        for r in rows:
+            scores = r.get("scores") or {}
+            best = ", ".join(
+                f"{k}: F1 {v.get('f1') or 0:.3f} valid {v.get('valid_share') or 0:.2f}"
+                for k, v in scores.items()
+            )
+            mark = "*" if r["active"] else " "
+            info = r.get("error") or f"{r.get('created', '?')} steps {r.get('steps', '?')}"
+            print(f"{mark} {r['name']:<32} {info}  {best or 'not evaluated'}")
+        return 0
+    client = redis_client(s)
+    if a.action == "promote":
+        if not a.name:
+            raise ConfigError("adapters promote needs the adapter's name")
+        out = adapters.promote(s, a.name, force=a.force, client=client)
+    else:
+        out = adapters.rollback(s, client=client)
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
 
 
 def cmd_config(s: Settings, a: argparse.Namespace) -> int:
@@ -175,12 +224,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--exit", action="store_true", help="stop everything after printing")
     d.set_defaults(fn=cmd_demo)
 
+    ad = sub.add_parser("adapters", help="LoRA adapters: list, promote, rollback, train")
+    ad.add_argument("action", choices=["list", "promote", "rollback", "train"])
+    ad.add_argument("name", nargs="?", help="adapter to promote")
+    ad.add_argument("--force", action="store_true", help="promote even if it scores lower")
+    ad.add_argument("--json", action="store_true", help="list as JSON")
+    ad.set_defaults(args=[])
+    ad.set_defaults(fn=cmd_adapters)
+
     sub.add_parser("config", help="print the effective configuration").set_defaults(fn=cmd_config)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # only `adapters train` passes its arguments on (to finetune.train)
+        if args.command != "adapters" or args.action != "train":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.args = extra
     setup_logging(args.log_level, args.log_format)
     try:
         settings = load_settings(args.config)

@@ -31,12 +31,18 @@ def preprocess(raw: bytes, settings: Settings) -> ParsedMail:
     )
 
 
-async def extract_offer(raw: bytes, settings: Settings, client: LLMClient) -> Extraction:
-    """Extract the offer of one raw mail; errors follow ``appliance.errors``."""
+async def extract_offer(
+    raw: bytes, settings: Settings, client: LLMClient, *, model: str | None = None
+) -> Extraction:
+    """Extract the offer of one raw mail; errors follow ``appliance.errors``.
+
+    ``model``: the served model or adapter name (default: ``settings.llm.served_model``).
+    """
     start = time.perf_counter()
     mail = preprocess(raw, settings)
     pre_ms = (time.perf_counter() - start) * 1000
-    completion = await client.complete_json(build_messages(mail, settings.llm.max_input_chars))
+    messages = build_messages(mail, settings.llm.max_input_chars)
+    completion = await client.complete_json(messages, model)
     offer = normalise_offer(
         completion.data,
         language=mail.language,

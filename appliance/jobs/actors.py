@@ -20,6 +20,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
 from appliance import metrics
+from appliance.adapters import active_adapter
 from appliance.errors import ApplianceError, PermanentError, TransientError
 from appliance.extract.extractor import extract_offer
 from appliance.extract.llm_client import LLMClient
@@ -102,10 +103,12 @@ def extract(mail_id: int, sha256: str) -> None:
     try:
         raw = rt.blobs.get(sha256)
 
+        model = active_adapter(settings, rt.redis) or settings.llm.model
+
         async def run() -> Any:
             client = LLMClient(settings.llm)
             try:
-                return await extract_offer(raw, settings, client)
+                return await extract_offer(raw, settings, client, model=model)
             finally:
                 await client.aclose()
 
