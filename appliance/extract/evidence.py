@@ -21,7 +21,9 @@ _DATE_RE = re.compile(
     r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
     r"|\b\d{1,2}:\d{2}(:\d{2})?\b"
 )
-_NUM_RE = re.compile(r"\d[\d\s.,'\u00a0\u202f]*\d|\d")
+# Digits with thousands/decimal separators inside one line ("1 250,50"); never across a line
+# break, where "13.52" ending one line and "2. Hex nut" starting the next are two numbers.
+_NUM_RE = re.compile(r"\d[\d \t.,'\u00a0\u202f]*\d|\d")
 
 
 def _norm_text(s: str) -> str:
@@ -34,7 +36,7 @@ def _number_tokens(text: str) -> list[tuple[int, int, set[float]]]:
     out: list[tuple[int, int, set[float]]] = []
     blanked = _DATE_RE.sub(lambda m: " " * len(m.group()), text)  # keeps offsets
     for m in _NUM_RE.finditer(blanked):
-        tok = re.sub(r"[\s'\u00a0\u202f]", "", m.group()).strip(".,")
+        tok = re.sub(r"[ \t'\u00a0\u202f]", "", m.group()).strip(".,")
         candidates = {tok.replace(",", ""), tok.replace(".", "").replace(",", ".")}
         if tok.count(",") == 1 and "." not in tok:
             candidates.add(tok.replace(",", "."))

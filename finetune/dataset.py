@@ -1,0 +1,246 @@
+"""Chat-format training data from labelled mail sets, with a content-stable train/eval split.
+
+A record is ``{"messages": [system, user, assistant]}``: system and user come from
+``appliance.extract.prompt.build_messages`` (the one production prompt), the assistant turn is
+the label as compact JSON in the key order of the model's JSON schema (exactly the keys the
+schema lets the model write: ``language`` is detected by code, not by the model).
+
+    python -m finetune.dataset build --set data/synth --set ../shared/data/dev/enron \\
+        --eval-share 0.2 --seed 7 --out data/train
+
+writes ``train.jsonl``, ``eval.jsonl``, ``eval_set/`` (``NNNN.eml`` + ``gold.jsonl`` of the
+eval mails, for evaluation by extraction) and ``manifest.json`` (sha256 of every output file,
+counts per source, eval share, seed). A mail lands on the eval side iff the hash of its
+content is below ``eval_share``: whatever else is in the sets, it stays on its side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import sys
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from appliance.extract.contract import Offer, llm_json_schema
+from appliance.extract.prompt import build_messages
+from appliance.preprocess import parse_mail
+
+Entry = tuple[str, bytes, dict[str, Any]]  # (id, raw mail, label)
+_EML = re.compile(r"^(\d+)\.eml$")
+
+
+def _plain(value: Any) -> Any:
+    """Integral floats as ints (500, not 500.0), as the mail writes them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _ordered(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` with the keys (and only the keys) of ``schema``'s properties, in their order."""
+    if value is None:
+        return None
+    options = schema.get("anyOf", [schema])
+    obj = next((o for o in options if o.get("type") == "object"), None)
+    arr = next((o for o in options if o.get("type") == "array"), None)
+    if obj is not None and isinstance(value, dict):
+        return {k: _ordered(value.get(k), sub) for k, sub in obj["properties"].items()}
+    if arr is not None and isinstance(value, list):
+        return [_ordered(v, arr["items"]) for v in value]
+    return _plain(value)
+
+
+def assistant_json(label: dict[str, Any]) -> str:
+    """The label as the model should answer under the production JSON schema: compact JSON,
+    the schema's keys in its order, nothing else (``language``, ``message_id``, ``notes`` …
+    are left out: the grammar would not let the model write them)."""
+    body = _ordered(label, llm_json_schema())
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def chat_record(raw: bytes, label: dict[str, Any], *, max_input_chars: int = 6000) -> dict:
+    """``{"messages": [system, user, assistant]}`` for one labelled mail.
+
+    Raises ``ValueError`` when the label is not a complete offer of the contract (e.g. the wdc
+    set, whose names are unlabelled and whose brands are lists of alternatives).
+    """
+    mail = parse_mail(raw)
+    full = {k: v for k, v in label.items() if k not in ("message_id", "id", "notes")}
+    full.setdefault("language", mail.language)
+    try:
+        Offer.model_validate(full)
+    except Exception as exc:
+        raise ValueError(f"label is not a complete offer: {exc}") from exc
+    missing = [
+        k
+        for k in ("supplier", "items", "valid_until", "incoterms", "payment_terms")
+        if k not in full
+    ]
+    if missing:
+        raise ValueError(f"label lacks {', '.join(missing)}")
+    messages = build_messages(mail, max_input_chars)
+    answer = assistant_json(full)
+    return {"messages": [*messages, {"role": "assistant", "content": answer}]}
+
+
+def content_hash(raw: bytes) -> str:
+    """sha256 of the parsed mail's subject and text (NFKC, whitespace collapsed): the same mail
+    in two sets, re-encoded or re-wrapped, has one hash."""
+    mail = parse_mail(raw)
+    text = unicodedata.normalize("NFKC", f"{mail.subject}\n{mail.text}")
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+def _eval_side(chash: str, eval_share: float, seed: int) -> bool:
+    h = hashlib.sha256(f"{seed}:{chash}".encode("ascii")).hexdigest()
+    return int(h[:8], 16) / 2**32 < eval_share
+
+
+def split(samples: list[Entry], *, eval_share: float, seed: int) -> tuple[list[Entry], list[Entry]]:
+    """(train, eval): duplicates by ``content_hash`` dropped (the first kept), then a mail is in
+    eval iff ``int(sha256(f"{seed}:{content_hash}")[:8], 16) / 2**32 < eval_share``. The side of
+    a mail depends only on its content and the seed, never on the other mails."""
+    seen: set[str] = set()
+    train: list[Entry] = []
+    held: list[Entry] = []
+    for entry in samples:
+        chash = content_hash(entry[1])
+        if chash in seen:
+            continue
+        seen.add(chash)
+        (held if _eval_side(chash, eval_share, seed) else train).append(entry)
+    return train, held
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], path: Path) -> None:
+    """One JSON object per line (UTF-8, non-ASCII kept)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    path.write_text(text, encoding="utf-8")
+
+
+def read_set(directory: Path) -> list[Entry]:
+    """The ``(id, raw, label)`` of a set folder: ``NNNN.eml`` files in number order, line N of
+    ``gold.jsonl`` labelling ``NNNN.eml``; the id is the label's ``id`` or ``<folder>-NNNN``."""
+    directory = Path(directory)
+    mails = sorted((int(m.group(1)), p) for p in directory.iterdir() if (m := _EML.match(p.name)))
+    lines = (directory / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+    labels = [json.loads(x) for x in lines if x.strip()]
+    if len(labels) != len(mails) or [n for n, _ in mails] != list(range(len(mails))):
+        raise ValueError(
+            f"{directory}: {len(mails)} mails numbered 0.. expected, {len(labels)} labels"
+        )
+    return [
+        (str(lab.get("id") or f"{directory.name}-{n:04d}"), p.read_bytes(), lab)
+        for (n, p), lab in zip(mails, labels, strict=True)
+    ]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build(sets: list[Path], out: Path, *, eval_share: float, seed: int) -> dict[str, Any]:
+    """Build train/eval files from labelled sets (see the module docstring); the manifest."""
+    entries: list[Entry] = []
+    source_of: dict[str, str] = {}
+    skipped: Counter[str] = Counter()
+    records: dict[str, dict[str, Any]] = {}
+    for folder in sets:
+        name = Path(folder).resolve().name
+        for ident, raw, label in read_set(folder):
+            try:
+                records[ident + "\0" + name] = chat_record(raw, label)
+            except ValueError:
+                skipped[name] += 1
+                continue
+            entries.append((ident + "\0" + name, raw, label))
+            source_of[ident + "\0" + name] = name
+    train, held = split(entries, eval_share=eval_share, seed=seed)
+    train_hashes = {content_hash(raw) for _, raw, _ in train}
+    assert not any(content_hash(raw) in train_hashes for _, raw, _ in held), "eval leaks into train"
+    order = list(train)
+    random.Random(seed).shuffle(order)
+    out = Path(out)
+    write_jsonl((records[k] for k, _, _ in order), out / "train.jsonl")
+    write_jsonl((records[k] for k, _, _ in held), out / "eval.jsonl")
+    eval_dir = out / "eval_set"
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    for old in eval_dir.glob("*.eml"):
+        old.unlink()
+    gold = []
+    for i, (key, raw, label) in enumerate(held):
+        (eval_dir / f"{i:04d}.eml").write_bytes(raw)
+        ident, source = key.split("\0")
+        gold.append(
+            {
+                "message_id": parse_mail(raw).message_id,
+                **{k: v for k, v in label.items() if k != "message_id"},
+                "id": ident,
+                "source": source,
+            }
+        )
+    write_jsonl(gold, eval_dir / "gold.jsonl")
+    per_source: dict[str, dict[str, int]] = {}
+    for side, rows in (("train", train), ("eval", held)):
+        for key, _, _ in rows:
+            per_source.setdefault(source_of[key], {"train": 0, "eval": 0})[side] += 1
+    for name, count in skipped.items():
+        per_source.setdefault(name, {"train": 0, "eval": 0})["skipped_incomplete_label"] = count
+    n_in = len(entries)
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
+    manifest = {
+        "seed": seed,
+        "eval_share": eval_share,
+        "sets": [str(s) for s in sets],
+        "counts": {
+            "train": len(train),
+            "eval": len(held),
+            "duplicates_dropped": n_in - len(train) - len(held),
+        },
+        "per_source": per_source,
+        "eval_ids": [k.replace("\0", "@") for k, _, _ in held],
+        "files": {str(p.relative_to(out)): _sha256(p) for p in files},
+    }
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: ``build`` (see the module docstring)."""
+    ap = argparse.ArgumentParser(prog="python -m finetune.dataset")
+    sub = ap.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="chat records + content-stable train/eval split")
+    b.add_argument(
+        "--set",
+        dest="sets",
+        type=Path,
+        action="append",
+        required=True,
+        help="a folder of NNNN.eml + gold.jsonl (repeatable)",
+    )
+    b.add_argument("--eval-share", type=float, default=0.2)
+    b.add_argument("--seed", type=int, default=7)
+    b.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    manifest = build(args.sets, args.out, eval_share=args.eval_share, seed=args.seed)
+    c = manifest["counts"]
+    print(f"train {c['train']}  eval {c['eval']}  duplicates dropped {c['duplicates_dropped']}")
+    for name, counts in manifest["per_source"].items():
+        print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"wrote {args.out} (manifest.json lists {len(manifest['files'])} files)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
