@@ -26,6 +26,7 @@ import httpx
 import redis
 
 from appliance.errors import ConfigError, Conflict, LLMUnavailable, NotFound
+from appliance.provision import base_model_digest
 from appliance.settings import Settings
 
 REQUIRED_FILES = ("adapter_model.safetensors", "adapter_config.json", "manifest.json")
@@ -256,10 +257,6 @@ def rollback(settings: Settings, client: redis.Redis | None = None) -> dict[str,
 
 
 def _base_hash(settings: Settings) -> str | None:
-    try:
-        data = json.loads((settings.model_dir / "manifest.json").read_text())
-    except (FileNotFoundError, ValueError):
+    if not (settings.model_dir / "config.json").is_file():
         return None
-    files = data.get("files")
-    value = files.get("model.safetensors") if isinstance(files, dict) else None
-    return str(value) if value else None
+    return base_model_digest(settings.model_dir)[0]

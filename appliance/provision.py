@@ -49,6 +49,24 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def base_model_digest(model_dir: Path) -> tuple[str, dict[str, str]]:
+    """``(sha256, {file: sha256})`` identifying a base model: its config.json and safetensors.
+
+    Per-file hashes come from the ``files`` of the ``manifest.json`` that ``models fetch``
+    writes when present (no re-hashing), else are computed; the digest is the sha256 of the
+    ``name:sha256`` lines, so both ways give the same value. Adapters record it at training;
+    promotion refuses an adapter trained on another base.
+    """
+    names = ["config.json", *sorted(p.name for p in model_dir.glob("*.safetensors"))]
+    try:
+        known = json.loads((model_dir / "manifest.json").read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        known = {}
+    files = {n: known.get(n) or sha256_file(model_dir / n) for n in names}
+    lines = "".join(f"{n}:{h}\n" for n, h in files.items())
+    return hashlib.sha256(lines.encode()).hexdigest(), files
+
+
 def model_entry(models_dir: Path, name: str) -> dict[str, Any]:
     """The catalogue entry for ``name`` (``models_dir/manifest.toml``, else the repository's)."""
     path = models_dir / CATALOGUE
