@@ -48,6 +48,8 @@ def read_eval_set(path: Path, limit: int = 0) -> list[tuple[str, bytes, dict[str
         out.append((eml.name, eml.read_bytes(), json.loads(line)))
         if limit and len(out) >= limit:
             break
+    if not out:
+        raise ValueError(f"{path}: no labelled mails (NNNN.eml + gold.jsonl)")
     return out
 
 

@@ -104,6 +104,7 @@ def extract(mail_id: int, sha256: str) -> None:
         raw = rt.blobs.get(sha256)
 
         model = active_adapter(settings, rt.redis) or settings.llm.model
+        outcome.model = model
 
         async def run() -> Any:
             client = LLMClient(settings.llm)

@@ -133,7 +133,7 @@ def save_extraction(db: Database, out: ExtractionOutcome, settle: Settle) -> str
         add_event(
             db, "extract", result, mail_id=out.mail_id,
             duration_ms=out.preprocess_ms + out.llm_ms,
-            detail=out.error.message if out.error else out.model,
+            detail=f"{out.model}: {out.error.message}" if out.error else out.model,
         )  # fmt: skip
     return result
 
