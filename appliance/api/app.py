@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from appliance import metrics
 from appliance.errors import ApplianceError, Conflict
+from appliance.mail.blobstore import BlobStore
 from appliance.settings import Settings
 from appliance.store import outbox, queries, repo, suppliers
 from appliance.store.db import Database
@@ -86,6 +87,14 @@ async def list_mails(
 async def get_mail(state: State, mail_id: int) -> dict[str, Any]:
     """One mail: headers, state, error, keys it was seen under, its offer and its events."""
     return queries.get_mail(_ctx(state).db, mail_id)
+
+
+@get("/api/v1/mails/{mail_id:int}/raw", media_type="message/rfc822", sync_to_thread=False)
+def mail_raw(state: State, mail_id: int) -> bytes:
+    """The mail exactly as received (from the blob store), e.g. for training data export."""
+    ctx = _ctx(state)
+    sha = queries.get_mail(ctx.db, mail_id)["sha256"]
+    return BlobStore(ctx.settings.paths.blob_dir).get(str(sha))
 
 
 @post("/api/v1/mails/{mail_id:int}/retry", status_code=202)
@@ -214,6 +223,7 @@ def create_app(ctx: AppContext) -> Litestar:
             list_mails,
             get_mail,
             retry_mail,
+            mail_raw,
             close_offer,
             list_suppliers,
             get_supplier,

@@ -354,3 +354,19 @@ def test_outbox_and_supplier_registry_in_the_api(app: Appliance) -> None:
         json.dumps(app.get("/api/v1/outbox", state="suppressed")["items"], indent=1,
                    ensure_ascii=False)
     )  # fmt: skip
+
+
+def test_approved_offers_export_as_training_data(app: Appliance, tmp_path: Path) -> None:
+    from finetune.dataset import read_set
+    from finetune.export import export
+
+    n = export(app.url, tmp_path / "approved")
+    assert n >= 2  # the English and the Russian thread
+    sets = read_set(tmp_path / "approved")
+    by_subject = {raw.split(b"Subject: ")[1][:20]: label for _, raw, label in sets}
+    en = next(lb for s, lb in by_subject.items() if s.startswith(b"Offer: corrugated"))
+    item = en["items"][0]
+    # The first mail states the product, the quantity (the model missed it; the reply gave it
+    # again) and the lead time; the price and currency came only with the reply.
+    assert item["product_name"] and item["lead_time_days"] == 10 and item["quantity"] == 500
+    assert item["unit_price"] is None and item["currency"] is None

@@ -1,0 +1,106 @@
+"""Export approved offers from a running appliance as a labelled mail set for training.
+
+    python -m finetune.export --api http://127.0.0.1:8080 --out data/approved
+
+For every offer in state ``complete`` (approved: complete after the dialogue, or corrected and
+approved by a reviewer) it writes the offer's first mail as ``NNNN.eml`` and its label as line N
+of ``gold.jsonl`` — the same layout as the synthetic and development sets, so
+``python -m finetune.dataset build --set data/approved …`` turns it into chat records with the
+production prompt.
+
+The label of a mail holds only what that mail states: a value whose provenance names another mail
+(the supplier's answer to a clarification) is kept only when the first mail's text states it too
+(the model missed it there: exactly what training should fix), else it is null, because the model
+reading that mail could not have found it. Values corrected by reviewers carry the mail they name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from appliance.extract.evidence import locate
+from appliance.preprocess import parse_mail
+
+_ITEM_FIELDS = (
+    "product_name", "sku", "brand", "quantity", "unit", "unit_price", "currency", "total_price",
+    "moq", "dimensions", "weight", "lead_time_days",
+)  # fmt: skip
+_OFFER_FIELDS = ("valid_until", "incoterms", "payment_terms")
+
+
+def label_for_mail(offer: dict[str, Any], mail_id: int, text: str) -> dict[str, Any]:
+    """The contract-shaped label of ``mail_id`` (whose cleaned text is ``text``) within
+    ``offer``: the current values that mail states."""
+    current = {(p["item"], p["field"]): p for p in offer.get("provenance", []) if p.get("current")}
+
+    def own(item: int | None, name: str, value: Any) -> Any:
+        p = current.get((item, name))
+        if p is None or value is None:
+            return None
+        if p.get("mail_id") == mail_id or locate(name, value, text) is not None:
+            return value
+        return None
+
+    items = []
+    for pos, item in enumerate(offer["items"]):
+        row = {name: own(pos, name, item.get(name)) for name in _ITEM_FIELDS}
+        if row["product_name"]:
+            items.append(row)
+    return {
+        "supplier": offer["supplier"],
+        "items": items,
+        **{name: own(None, name, offer.get(name)) for name in _OFFER_FIELDS},
+        "language": offer.get("language") or "und",
+    }
+
+
+def export(api: str, out: Path, *, state: str = "complete", token: str | None = None) -> int:
+    """Write the set; returns the number of mails exported."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    client = httpx.Client(base_url=api.rstrip("/"), headers=headers, timeout=30)
+    out.mkdir(parents=True, exist_ok=True)
+    n, offset = 0, 0
+    with (out / "gold.jsonl").open("w", encoding="utf-8") as gold:
+        while True:
+            page = client.get("/api/v1/offers", params={"state": state, "limit": 200,
+                                                         "offset": offset}).json()  # fmt: skip
+            for summary in page["items"]:
+                offer = client.get(f"/api/v1/offers/{summary['id']}").json()
+                mail_id = offer["source_mail_ids"][0]
+                raw = client.get(f"/api/v1/mails/{mail_id}/raw")
+                raw.raise_for_status()
+                mail = parse_mail(raw.content)
+                label = label_for_mail(offer, mail_id, f"{mail.subject}\n{mail.text}")
+                if not label["items"]:
+                    continue
+                (out / f"{n:04d}.eml").write_bytes(raw.content)
+                label["id"] = f"offer-{offer['id']}-mail-{mail_id}"
+                gold.write(json.dumps(label, ensure_ascii=False) + "\n")
+                n += 1
+            offset += len(page["items"])
+            if offset >= page["total"] or not page["items"]:
+                break
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m finetune.export", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--api", default="http://127.0.0.1:8080", help="the appliance server")
+    p.add_argument("--out", type=Path, required=True, help="folder for NNNN.eml + gold.jsonl")
+    p.add_argument("--state", default="complete", help="offer state to export")
+    p.add_argument("--token", help="API token, where the API requires one")
+    a = p.parse_args(argv)
+    n = export(a.api, a.out, state=a.state, token=a.token)
+    print(f"exported {n} mail(s) to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
