@@ -304,6 +304,9 @@ def _compose(
     idem: str,
 ) -> Outgoing:
     o = settings.outbox
+    # Message-IDs derive from the idempotency key and the offer's random token: stable for one
+    # e-mail, unique across offers, databases and installations (a late reply to an old thread
+    # can never match a new offer that reused an id).
     language = next(
         (x for x in (mail.language, supplier.language if supplier else None, cur["language"])
          if x and x != "und"),
@@ -314,7 +317,7 @@ def _compose(
         "language": language, "token": cur["token"], "to_addr": cur["contact_addr"],
         "to_name": name_row[0] if name_row else None, "from_addr": o.from_addr,
         "from_name": o.from_name, "original_subject": cur["subject"],
-        "in_reply_to": mail.message_id, "references": mail.references, "idem_key": idem,
+        "in_reply_to": mail.message_id, "references": mail.references, "idem_key": f"{idem}:{cur['token']}",
         "id_domain": o.id_domain,
     }  # fmt: skip
     if kind == "ack":
