@@ -317,8 +317,8 @@ def _compose(
         "language": language, "token": cur["token"], "to_addr": cur["contact_addr"],
         "to_name": name_row[0] if name_row else None, "from_addr": o.from_addr,
         "from_name": o.from_name, "original_subject": cur["subject"],
-        "in_reply_to": mail.message_id, "references": mail.references, "idem_key": f"{idem}:{cur['token']}",
-        "id_domain": o.id_domain,
+        "in_reply_to": mail.message_id, "references": mail.references,
+        "idem_key": f"{idem}:{cur['token']}", "id_domain": o.id_domain,
     }  # fmt: skip
     if kind == "ack":
         return compose_ack(item_names=[i["product_name"] for i in cur["items"]], **common)
