@@ -3,7 +3,7 @@ and rollback.
 
 Each adapter is a directory ``models/adapters/<name>/`` holding PEFT's
 ``adapter_model.safetensors`` + ``adapter_config.json`` and a ``manifest.json`` (written by
-``finetune.train``, scores added by ``finetune.evaluate``). ``registry.json`` beside them records
+``finetune.train``, scores added by ``finetune.evaluate``). ``<data_dir>/adapters.json`` records
 the active adapter and every promotion and rollback. Promotion loads the adapter into the running
 vLLM server (runtime LoRA API, no restart), and switches the extractors: the active name is also
 published in Redis, which the extract workers read before each extraction. vLLM started later
@@ -41,7 +41,9 @@ def adapters_dir(settings: Settings) -> Path:
 
 
 def registry_path(settings: Settings) -> Path:
-    return adapters_dir(settings) / "registry.json"
+    """Which adapter is active and the history of promotions: runtime state of this
+    installation, so it lives with the database in the data dir, not with the weights."""
+    return settings.paths.resolve(settings.paths.data_dir) / "adapters.json"
 
 
 def redis_key(settings: Settings) -> str:
