@@ -22,6 +22,11 @@ from appliance.store.migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 
+def iso_utc(v: dt.datetime | None) -> str | None:
+    """A stored (naive UTC) timestamp as the API shows it: ISO 8601 with ``Z``."""
+    return v.isoformat() + "Z" if v else None
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 

@@ -16,6 +16,7 @@ import duckdb
 
 from appliance.errors import Conflict, NotFound
 from appliance.extract.contract import Offer
+from appliance.messages import Span
 
 Con = duckdb.DuckDBPyConnection
 
@@ -57,6 +58,13 @@ class Provenance:
     start: int | None = None
     end: int | None = None
     snippet: str | None = None
+
+    @classmethod
+    def of(cls, mail_id: int | None, source: str, span: Span | None) -> Provenance:
+        """Provenance from a located span (or without one, where the text does not show it)."""
+        if span is None:
+            return cls(mail_id, source)
+        return cls(mail_id, source, span.start, span.end, span.text)
 
 
 def _item_values(item: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.errors import NotFound
-from appliance.store.db import Database, utcnow
+from appliance.store.db import Database, iso_utc, utcnow
 from appliance.store.offers import Con
 
 QUEUED = "queued"
@@ -151,7 +151,7 @@ def _public(r: dict[str, Any]) -> dict[str, Any]:
     raw = r.pop("raw", None)
     r["size"] = len(raw) if raw is not None else 0
     for k in ("created_at", "updated_at", "sent_at"):
-        r[k] = r[k].isoformat() + "Z" if r.get(k) else None
+        r[k] = iso_utc(r.get(k))
     return r
 
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from appliance.errors import NotFound
-from appliance.store.db import Database
+from appliance.store.db import Database, iso_utc
 
 _ITEM_COLS = (
     "product_name, sku, brand, quantity, unit, unit_price, currency, total_price, moq,"
@@ -43,10 +43,6 @@ def _pop_error(row: dict[str, Any]) -> dict[str, str] | None:
     return {"code": code, "message": message} if code else None
 
 
-def _iso(v: dt.datetime | None) -> str | None:
-    return v.isoformat() + "Z" if v else None
-
-
 def _offer(db: Database, o: dict[str, Any]) -> dict[str, Any]:
     items = db.query(
         f"SELECT {_ITEM_COLS} FROM offer_items WHERE offer_id = ? ORDER BY position", [o["id"]]
@@ -64,8 +60,8 @@ def _offer(db: Database, o: dict[str, Any]) -> dict[str, Any]:
         "state": o["state"],
         "source_mail_ids": sources,
         "model": o["model"],
-        "created_at": _iso(o["created_at"]),
-        "updated_at": _iso(o["updated_at"]),
+        "created_at": iso_utc(o["created_at"]),
+        "updated_at": iso_utc(o["updated_at"]),
         "supplier": {"name": o["supplier_name"], "email": o["supplier_email"]},
         "items": [_item(i) for i in items],
         "valid_until": o["valid_until"],
@@ -77,7 +73,7 @@ def _offer(db: Database, o: dict[str, Any]) -> dict[str, Any]:
         "reference": o.get("token"),
         "rounds": o.get("rounds") or 0,
         "reminders": o.get("reminders") or 0,
-        "next_action_at": _iso(o.get("next_action_at")),
+        "next_action_at": iso_utc(o.get("next_action_at")),
         "missing": json.loads(o["missing"]) if o.get("missing") else None,
         "review_reasons": json.loads(o["review_reasons"]) if o.get("review_reasons") else [],
     }
@@ -98,7 +94,7 @@ def _provenance(db: Database, offer_id: int) -> list[dict[str, Any]]:
                 "mail_id": r["mail_id"], "source": r["source"],
                 "span": [r["span_start"], r["span_end"]] if r["span_start"] is not None else None,
                 "text": r["snippet"], "current": r["is_current"], "flagged": r["flagged"],
-                "recorded_at": _iso(r["recorded_at"]),
+                "recorded_at": iso_utc(r["recorded_at"]),
             }
         )  # fmt: skip
     return out
@@ -155,7 +151,7 @@ def get_offer(db: Database, offer_id: int, *, detail: bool = True) -> dict[str, 
         return out
     out["provenance"] = _provenance(db, offer_id)
     out["thread"] = [
-        {**r, "linked_at": _iso(r["linked_at"])}
+        {**r, "linked_at": iso_utc(r["linked_at"])}
         for r in db.query(
             "SELECT om.mail_id, om.role, om.message_id, m.from_addr, m.subject, om.linked_at"
             " FROM offer_mails om JOIN mails m ON m.id = om.mail_id WHERE om.offer_id = ?"
@@ -164,7 +160,7 @@ def get_offer(db: Database, offer_id: int, *, detail: bool = True) -> dict[str, 
         )
     ]
     out["history"] = [
-        {**r, "at": _iso(r["at"])}
+        {**r, "at": iso_utc(r["at"])}
         for r in db.query(
             "SELECT from_state, to_state, actor, reason, mail_id, occurred_at AS at"
             " FROM offer_transitions WHERE offer_id = ? ORDER BY id",
@@ -172,7 +168,7 @@ def get_offer(db: Database, offer_id: int, *, detail: bool = True) -> dict[str, 
         )
     ]
     out["emails"] = [
-        {**r, "created_at": _iso(r["created_at"]), "sent_at": _iso(r["sent_at"])}
+        {**r, "created_at": iso_utc(r["created_at"]), "sent_at": iso_utc(r["sent_at"])}
         for r in db.query(
             "SELECT id, kind, round, to_addr, subject, message_id, state, reason, error,"
             " created_at, sent_at FROM outbox WHERE offer_id = ? ORDER BY id",
@@ -191,14 +187,14 @@ def get_mail(db: Database, mail_id: int) -> dict[str, Any]:
     for k in ("attachments", "warnings"):
         m[k] = json.loads(m[k]) if m[k] else []
     for k in ("received_at", "updated_at"):
-        m[k] = m[k].isoformat() + "Z"
+        m[k] = iso_utc(m[k])
     m["keys"] = [
         r["key"] for r in db.query("SELECT key FROM mail_keys WHERE mail_id = ?", [mail_id])
     ]
     m["offer_id"] = db.scalar("SELECT id FROM offers WHERE mail_id = ?", [mail_id])
     m["error"] = _pop_error(m)
     m["events"] = [
-        {**e, "at": e["at"].isoformat() + "Z"}
+        {**e, "at": iso_utc(e["at"])}
         for e in db.query(
             "SELECT stage, outcome, duration_ms, detail, occurred_at AS at FROM events"
             " WHERE mail_id = ? ORDER BY id",
@@ -242,6 +238,6 @@ def list_mails(
     items = []
     for r in rows:
         r["error"] = _pop_error(r)
-        r["received_at"] = r["received_at"].isoformat() + "Z"
+        r["received_at"] = iso_utc(r["received_at"])
         items.append(r)
     return {"items": items, "total": total, "limit": limit, "offset": offset}

@@ -10,7 +10,7 @@ from typing import Any
 
 from appliance.errors import NotFound
 from appliance.settings import SupplierSettings
-from appliance.store.db import Database, utcnow
+from appliance.store.db import Database, iso_utc, utcnow
 from appliance.store.offers import Con
 
 
@@ -144,7 +144,7 @@ def get_supplier(db: Database, supplier_id: int, *, offers: bool = True) -> dict
     for k in ("offer_fields", "item_fields"):
         s[k] = json.loads(s[k]) if s[k] else None
     for k in ("created_at", "updated_at"):
-        s[k] = s[k].isoformat() + "Z"
+        s[k] = iso_utc(s[k])
     addrs = db.query(
         "SELECT address, kind FROM supplier_addresses WHERE supplier_id = ? ORDER BY address",
         [supplier_id],
@@ -160,7 +160,7 @@ def get_supplier(db: Database, supplier_id: int, *, offers: bool = True) -> dict
     }
     if offers:
         s["offers"] = [
-            {**r, "created_at": r["created_at"].isoformat() + "Z"}
+            {**r, "created_at": iso_utc(r["created_at"])}
             for r in db.query(
                 "SELECT id, state, created_at, rounds, mail_id FROM offers WHERE supplier_id = ?"
                 " ORDER BY id DESC LIMIT 200",

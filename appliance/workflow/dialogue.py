@@ -171,10 +171,7 @@ def _token(con: Con) -> str:
 
 
 def _provenance(out: ExtractionOutcome) -> dict[str, Provenance]:
-    return {
-        path: Provenance(out.mail_id, "llm", s.start, s.end, s.text)
-        for path, s in out.spans.items()
-    }
+    return {path: Provenance.of(out.mail_id, "llm", s) for path, s in out.spans.items()}
 
 
 def describe_missing(comp: Completeness) -> str:

@@ -96,13 +96,10 @@ def merge_reply(
     items: list[dict[str, Any]] = current["items"]
     from_form: set[tuple[int | None, str]] = set()
 
-    def apply(pos: int | None, name: str, value: Any, prov: Provenance, may_change: bool) -> None:
+    def apply(pos: int | None, name: str, value: Any, prov: Provenance) -> None:
         where = f"item {pos + 1} {name}" if pos is not None else name
         old = items[pos].get(name) if pos is not None else current.get(name)
         if value is None or (old is not None and _same(old, value)):
-            return
-        if old is not None and not may_change:
-            res.ignored.append(f"{where}: kept {_show(old)}, reply read as {_show(value)}")
             return
         flagged = old is not None and flag_changes
         if pos is None:
@@ -122,16 +119,16 @@ def merge_reply(
                 )
 
     for a in out.answers:
-        prov = Provenance(mail_id, "form", a.span.start, a.span.end, a.span.text)
+        prov = Provenance.of(mail_id, "form", a.span)
         if a.field in OFFER_SCALARS:
-            apply(None, a.field, a.value, prov, may_change=True)
+            apply(None, a.field, a.value, prov)
             from_form.add((None, a.field))
             continue
         pos = (a.number or 1) - 1
         if not 0 <= pos < len(items) or a.field == "product_name":
             res.ignored.append(f"form answer {a.field} for item {a.number}: no such item")
             continue
-        apply(pos, a.field, a.value, prov, may_change=True)
+        apply(pos, a.field, a.value, prov)
         from_form.add((pos, a.field))
 
     free_text = not out.answers
@@ -162,27 +159,19 @@ def merge_reply(
         for name, value in item.model_dump().items():
             if name == "product_name" or (at, name) in from_form:
                 continue
-            span = out.spans.get(f"items[{i}].{name}")
-            prov = Provenance(
-                mail_id, "llm", span.start if span else None, span.end if span else None,
-                span.text if span else None,
-            )  # fmt: skip
             old = items[at].get(name)
             if value is not None and not model_may(at, name, old):
                 _skip(res, f"item {at + 1} {name}", old, value)
                 continue
-            apply(at, name, value, prov, may_change=free_text)
+            apply(
+                at, name, value, Provenance.of(mail_id, "llm", out.spans.get(f"items[{i}].{name}"))
+            )
     for name in OFFER_SCALARS:
         if (None, name) in from_form:
             continue
-        span = out.spans.get(name)
-        prov = Provenance(
-            mail_id, "llm", span.start if span else None, span.end if span else None,
-            span.text if span else None,
-        )  # fmt: skip
         value, old = getattr(extracted, name), current.get(name)
         if value is not None and not model_may(None, name, old):
             _skip(res, name, old, value)
             continue
-        apply(None, name, value, prov, may_change=free_text)
+        apply(None, name, value, Provenance.of(mail_id, "llm", out.spans.get(name)))
     return res
