@@ -285,6 +285,46 @@ class SupplierSettings(_Section):
     item_fields: list[str] | None = None
 
 
+class ReviewSettings(_Section):
+    """When an extracted value is doubtful enough to send its offer to the review queue."""
+
+    # A value whose mean token probability (from vLLM's log-probabilities) is below this.
+    min_confidence: float = 0.5
+    # A value the model gave that the mail does not contain: "review" (the offer goes to the
+    # queue with the reason) or "drop" (the value is nulled silently, as before).
+    unfound_values: Literal["review", "drop"] = "review"
+
+
+class AuthSettings(_Section):
+    """Dashboard and API access: sessions, login throttling, public routes."""
+
+    session_ttl_h: float = 12.0
+    # Cookies only over HTTPS; set true behind a TLS proxy.
+    secure_cookies: bool = False
+    login_max_attempts: int = 5
+    login_window_s: int = 300
+    # /metrics without a token (Prometheus on loopback); false: needs a token with "metrics".
+    public_metrics: bool = True
+
+
+class WebhookSettings(_SecretRef):
+    """One receiver of events (offer.complete, offer.needs_review, offer.corrected)."""
+
+    name: str
+    url: str
+    events: list[str] = Field(
+        default_factory=lambda: ["offer.complete", "offer.needs_review", "offer.corrected"]
+    )
+    timeout_s: float = 10.0
+    max_attempts: int = 8
+    min_backoff_s: float = 5.0
+    max_backoff_s: float = 3600.0
+    verify_tls: bool = True
+
+    def _secret_owner(self) -> str:
+        return f"webhook {self.name!r} (secret)"
+
+
 class Settings(_Section):
     paths: PathsSettings = Field(default_factory=PathsSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
@@ -296,6 +336,9 @@ class Settings(_Section):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     suppliers: list[SupplierSettings] = Field(default_factory=list)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
 
     @property
     def model_dir(self) -> Path:

@@ -216,8 +216,15 @@ def _error_handler(_: Request[Any, Any, Any], exc: ApplianceError) -> Response[d
 
 def create_app(ctx: AppContext) -> Litestar:
     """The Litestar app over an open DB (the caller owns its lifecycle)."""
+    from appliance.api import export, review, webhooks
+    from appliance.web import routes as web
+
     return Litestar(
         route_handlers=[
+            *review.ROUTES,
+            *export.ROUTES,
+            *webhooks.ROUTES,
+            *web.ROUTES,
             list_offers,
             get_offer,
             list_mails,

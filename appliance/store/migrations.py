@@ -187,4 +187,82 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX outbox_to ON outbox (to_addr);
         """,
     ),
+    (
+        3,
+        "review: confidence, corrections, users, sessions, API tokens, webhooks",
+        """
+        ALTER TABLE field_values ADD COLUMN confidence DOUBLE;
+        ALTER TABLE offers ADD COLUMN reviewed_by VARCHAR;
+        ALTER TABLE offers ADD COLUMN reviewed_at TIMESTAMP;
+        CREATE INDEX offers_updated ON offers (updated_at);
+        CREATE SEQUENCE correction_id_seq START 1;
+        CREATE TABLE corrections (
+            id BIGINT PRIMARY KEY DEFAULT nextval('correction_id_seq'),
+            offer_id BIGINT NOT NULL,
+            mail_id BIGINT,
+            item_position INTEGER,
+            field VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            before JSON,
+            after JSON,
+            user_name VARCHAR NOT NULL,
+            comment VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX corrections_offer ON corrections (offer_id);
+        CREATE SEQUENCE user_id_seq START 1;
+        CREATE TABLE users (
+            id BIGINT PRIMARY KEY DEFAULT nextval('user_id_seq'),
+            name VARCHAR NOT NULL UNIQUE,
+            role VARCHAR NOT NULL,
+            password_hash VARCHAR NOT NULL,
+            active BOOLEAN NOT NULL DEFAULT TRUE,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            last_login_at TIMESTAMP
+        );
+        CREATE SEQUENCE api_token_id_seq START 1;
+        CREATE TABLE api_tokens (
+            id BIGINT PRIMARY KEY DEFAULT nextval('api_token_id_seq'),
+            name VARCHAR NOT NULL,
+            token_hash VARCHAR NOT NULL UNIQUE,
+            prefix VARCHAR NOT NULL,
+            scopes JSON NOT NULL,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            expires_at TIMESTAMP,
+            revoked_at TIMESTAMP,
+            last_used_at TIMESTAMP
+        );
+        CREATE SEQUENCE webhook_delivery_id_seq START 1;
+        CREATE TABLE webhook_deliveries (
+            id BIGINT PRIMARY KEY DEFAULT nextval('webhook_delivery_id_seq'),
+            event_id VARCHAR NOT NULL,
+            hook VARCHAR NOT NULL,
+            event VARCHAR NOT NULL,
+            offer_id BIGINT,
+            payload JSON NOT NULL,
+            state VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TIMESTAMP,
+            last_status INTEGER,
+            last_error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            delivered_at TIMESTAMP,
+            UNIQUE (event_id, hook)
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+        CREATE SEQUENCE webhook_attempt_id_seq START 1;
+        CREATE TABLE webhook_attempts (
+            id BIGINT PRIMARY KEY DEFAULT nextval('webhook_attempt_id_seq'),
+            delivery_id BIGINT NOT NULL,
+            attempt INTEGER NOT NULL,
+            status INTEGER,
+            error VARCHAR,
+            duration_ms DOUBLE,
+            attempted_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]

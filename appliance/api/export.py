@@ -1,0 +1,7 @@
+"""API routes: export (filled in by the review-dashboard work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROUTES: list[Any] = []

@@ -1,0 +1,1 @@
+"""Users, passwords, sessions, CSRF, login throttling and scoped API tokens."""

@@ -1,0 +1,1 @@
+"""The review dashboard: server-rendered pages (Jinja templates, a little plain JS, no CDN)."""
