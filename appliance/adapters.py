@@ -163,33 +163,38 @@ def _root(settings: Settings) -> str:
     return settings.llm.base_url.rstrip("/").removesuffix("/v1")
 
 
-def served_models(settings: Settings) -> list[str]:
-    """Model names the vLLM server serves now (the base and every loaded adapter)."""
+def served_models(settings: Settings, root: str | None = None) -> list[str]:
+    """Model names a vLLM server (default: the first) serves now (base and loaded adapters)."""
+    root = root or _root(settings)
     try:
-        r = httpx.get(f"{_root(settings)}/v1/models", timeout=10)
+        r = httpx.get(f"{root}/v1/models", timeout=10)
         r.raise_for_status()
     except httpx.HTTPError as exc:
-        raise LLMUnavailable(f"vLLM at {_root(settings)} does not answer: {exc}") from exc
+        raise LLMUnavailable(f"vLLM at {root} does not answer: {exc}") from exc
     return [m["id"] for m in r.json().get("data", [])]
 
 
 def load_into_vllm(settings: Settings, name: str) -> None:
-    """Load an adapter into the running vLLM server (no restart); a no-op when loaded."""
-    if name in served_models(settings):
-        return
+    """Load an adapter into every vLLM server of ``llm.urls`` (no restart); a no-op where it
+    is loaded. Each server reads it from the same path (shared or copied adapters folder)."""
     path = adapters_dir(settings) / name
-    try:
-        r = httpx.post(
-            f"{_root(settings)}/v1/load_lora_adapter",
-            json={"lora_name": name, "lora_path": str(path)},
-            timeout=300,
-        )
-    except httpx.HTTPError as exc:
-        raise LLMUnavailable(f"vLLM at {_root(settings)} does not answer: {exc}") from exc
-    if r.status_code >= 400 and "already" not in r.text:
-        raise Conflict(f"vLLM refused adapter {name!r}: HTTP {r.status_code} {r.text[:300]}")
-    if name not in served_models(settings):
-        raise Conflict(f"vLLM did not list adapter {name!r} after loading it")
+    for root in (u.removesuffix("/v1") for u in settings.llm.urls):
+        if name in served_models(settings, root):
+            continue
+        try:
+            r = httpx.post(
+                f"{root}/v1/load_lora_adapter",
+                json={"lora_name": name, "lora_path": str(path)},
+                timeout=300,
+            )
+        except httpx.HTTPError as exc:
+            raise LLMUnavailable(f"vLLM at {root} does not answer: {exc}") from exc
+        if r.status_code >= 400 and "already" not in r.text:
+            raise Conflict(
+                f"vLLM at {root} refused adapter {name!r}: HTTP {r.status_code} {r.text[:300]}"
+            )
+        if name not in served_models(settings, root):
+            raise Conflict(f"vLLM at {root} did not list adapter {name!r} after loading it")
 
 
 def _activate(

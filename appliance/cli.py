@@ -12,31 +12,15 @@ import sys
 from pathlib import Path
 
 from appliance.errors import ApplianceError, ConfigError
+from appliance.logs import ContextFilter, JsonFormatter
 from appliance.settings import Settings, load_settings
 
 log = logging.getLogger("appliance")
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per log line (for journald / log shippers)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key in ("mail_id", "offer_id", "account"):
-            if hasattr(record, key):
-                out[key] = getattr(record, key)
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
-
-
 def setup_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
@@ -179,11 +163,54 @@ def cmd_config(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_version(s: Settings, a: argparse.Namespace) -> int:
+    from importlib.metadata import version
+
+    from appliance.backup import db_schema_version
+    from appliance.store.migrations import MIGRATIONS
+
+    info = {
+        "version": version("supplier-mail-appliance"),
+        "schema": max(v for v, _, _ in MIGRATIONS),
+        "db_schema": db_schema_version(s),
+    }
+    if a.json:
+        print(json.dumps(info))
+    else:
+        db = info["db_schema"] if info["db_schema"] is not None else "none or in use"
+        print(f"appliance {info['version']} (schema {info['schema']}; database: {db})")
+    return 0
+
+
+def cmd_backup(s: Settings, a: argparse.Namespace) -> int:
+    from appliance.backup import run_backup
+
+    config = Path(a.config) if a.config else None
+    if config is None and os.environ.get("APPLIANCE_CONFIG"):
+        config = Path(os.environ["APPLIANCE_CONFIG"])
+    out = Path(a.out) if a.out else None
+    result = run_backup(s, out, config_file=config, api_token=os.environ.get("APPLIANCE_API_TOKEN"))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_restore(s: Settings, a: argparse.Namespace) -> int:
+    from appliance.backup import restore_backup
+
+    print(json.dumps(restore_backup(s, Path(a.archive), force=a.force), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="appliance", description=__doc__)
     p.add_argument("--config", help="TOML config file (default: $APPLIANCE_CONFIG or built-in)")
     p.add_argument("--log-level", default="INFO")
-    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=os.environ.get("APPLIANCE_LOG_FORMAT", "text"),
+        help="json: one object per line with mail_id/offer_id (default: $APPLIANCE_LOG_FORMAT)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("server", help="API + dashboard + DB owner + scheduler").set_defaults(
@@ -233,6 +260,19 @@ def build_parser() -> argparse.ArgumentParser:
     ad.set_defaults(fn=cmd_adapters)
 
     sub.add_parser("config", help="print the effective configuration").set_defaults(fn=cmd_config)
+    v = sub.add_parser("version", help="version, schema version of the code and of the database")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(fn=cmd_version)
+    b = sub.add_parser("backup", help="archive the database, raw mails, adapters and config")
+    b.add_argument("--out", help="archive path (default: <data_dir>/backups/backup-<time>.tar.gz)")
+    b.set_defaults(fn=cmd_backup)
+    r = sub.add_parser("restore", help="restore a backup archive (the server must be stopped)")
+    r.add_argument("archive")
+    r.add_argument("--force", action="store_true", help="set an existing database aside")
+    r.set_defaults(fn=cmd_restore)
+    from appliance.auth.cli import add_parsers as add_access_parsers
+
+    add_access_parsers(sub)  # users, tokens
     return p
 
 

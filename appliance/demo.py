@@ -28,6 +28,12 @@ from appliance.settings import ROOT, Settings
 
 SAMPLES = ROOT / "tests" / "data" / "samples"
 TERMINAL = {"extracted", "no_offer", "failed"}
+# The demo's own API calls carry its read token (set in run_demo).
+_AUTH: dict[str, str] = {}
+
+
+def _get(url: str, **kw: Any) -> httpx.Response:
+    return httpx.get(url, headers=_AUTH, **kw)
 
 
 class Processes:
@@ -143,7 +149,7 @@ def _dialogue(
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
 
-    sent = httpx.get(f"{api}/api/v1/outbox", params={"limit": 500}, timeout=5).json()["items"]
+    sent = _get(f"{api}/api/v1/outbox", params={"limit": 500}, timeout=5).json()["items"]
     by_state: dict[str, int] = {}
     for row in sent:
         by_state[row["state"]] = by_state.get(row["state"], 0) + 1
@@ -156,7 +162,7 @@ def _dialogue(
     ]
     if not questions:
         return
-    q = httpx.get(f"{api}/api/v1/outbox/{questions[0]['id']}", timeout=5).json()
+    q = _get(f"{api}/api/v1/outbox/{questions[0]['id']}", timeout=5).json()
     msg = email.message_from_string(q["message"], policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     body = msg.get_content()
@@ -182,11 +188,11 @@ def _dialogue(
     offer_url = f"{api}/api/v1/offers/{q['offer_id']}"
 
     def answered() -> bool:
-        o = httpx.get(offer_url, timeout=5).json()
+        o = _get(offer_url, timeout=5).json()
         return len(o["source_mail_ids"]) > 1 and o["state"] != "awaiting_supplier"
 
     _wait("the reply to be merged", answered, procs, 600)
-    offer = httpx.get(offer_url, timeout=5).json()
+    offer = _get(offer_url, timeout=5).json()
     _say(f"offer {offer['id']} is now {offer['state']}; from the reply:")
     for p in offer["provenance"]:
         if p["current"] and p["mail_id"] == offer["source_mail_ids"][-1]:
@@ -214,6 +220,10 @@ def run_demo(settings: Settings, *, stay: bool = True, redis_port: int = 6391) -
         "APPLIANCE_OUTBOX__FOLDER": str(data_dir / "outbox"),
     }
     procs = Processes(log_dir)
+    from appliance.auth.bootstrap import demo_access
+
+    access = demo_access(data_dir / "appliance.duckdb")  # before the server holds the file
+    _AUTH["Authorization"] = f"Bearer {access.token}"
     api = f"http://{settings.server.host}:{settings.server.port}"
     try:
         if not _redis_up(redis_url):
@@ -240,28 +250,34 @@ def run_demo(settings: Settings, *, stay: bool = True, redis_port: int = 6391) -
         base = [sys.executable, "-m", "appliance.cli"]
         procs.start("server", [*base, "server"], env)
         procs.start("worker", [*base, "worker"], env)
-        _wait("API server", lambda: httpx.get(f"{api}/api/schema", timeout=2).is_success, procs, 60)
+        _wait("API server", lambda: _get(f"{api}/api/schema", timeout=2).is_success, procs, 60)
         files = sorted(SAMPLES.glob("*.eml"))
         _say(f"importing {len(files)} sample mails from {SAMPLES}")
         subprocess.run([*base, "import", str(SAMPLES)], env=env, check=True)
         t0 = time.monotonic()
 
         def all_done() -> bool:
-            r = httpx.get(f"{api}/api/v1/mails", params={"limit": 500}, timeout=5).json()
+            r = _get(f"{api}/api/v1/mails", params={"limit": 500}, timeout=5).json()
             done = sum(m["state"] in TERMINAL for m in r["items"])
             return r["total"] >= len(files) and done == r["total"]
 
         _wait("extraction of the samples", all_done, procs, 900)
         _say(f"all {len(files)} mails processed in {time.monotonic() - t0:.0f}s")
-        offers = httpx.get(f"{api}/api/v1/offers", params={"limit": 500}, timeout=10).json()
+        offers = _get(f"{api}/api/v1/offers", params={"limit": 500}, timeout=10).json()
         print_offers(offers["items"])
-        failed = httpx.get(
+        failed = _get(
             f"{api}/api/v1/mails", params={"state": "failed", "limit": 500}, timeout=5
         ).json()
         for m in failed["items"]:
             _say(f"mail {m['id']} failed: {m['error']}")
         _dialogue(api, procs, base, env, data_dir)
         _say(f"API: {api}/api/v1/offers   OpenAPI: {api}/api/schema   health: {api}/healthz")
+        if access.admin_password:
+            _say(f"dashboard: {api}/  user {access.admin!r}, password {access.admin_password!r}"
+                 " (shown this once; with the demo stopped, `APPLIANCE_PATHS__DATA_DIR="
+                 f"{data_dir} appliance users passwd admin` changes it)")  # fmt: skip
+        else:
+            _say(f"dashboard: {api}/  user {access.admin!r} (password from the first demo run)")
         if stay:
             _say("running; Ctrl-C stops everything")
             while True:

@@ -94,6 +94,13 @@ class NotFound(ApplianceError):
     http_status = 404
 
 
+class InvalidRequest(ApplianceError):
+    """The request names something that does not exist or a value the contract refuses."""
+
+    code = "invalid_request"
+    http_status = 400
+
+
 class Conflict(ApplianceError):
     """The request does not fit the resource's state (e.g. re-sending an e-mail already sent)."""
 
@@ -121,3 +128,35 @@ class SendUncertain(PermanentError):
     """
 
     code = "send_uncertain"
+
+
+class Unauthorized(ApplianceError):
+    """No valid session or API token: log in, or send ``Authorization: Bearer <token>``."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(ApplianceError):
+    """Authenticated, but without the scope the route needs (or without the CSRF token)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class TooManyRequests(ApplianceError):
+    """Too many attempts (e.g. failed logins); ``retry_after`` seconds until the next one."""
+
+    code = "too_many_requests"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 60, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = retry_after
+
+
+class DatabaseLocked(ApplianceError):
+    """The DuckDB file is held by another process (``appliance server``)."""
+
+    code = "database_locked"
+    http_status = 409

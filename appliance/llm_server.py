@@ -62,6 +62,9 @@ def server_command(settings: Settings) -> list[str]:
     if srv.device == "cpu":
         # LoRA already turns torch.compile off on CPU; eager also skips graph-capture warm-up.
         cmd += ["--enforce-eager"]
+    else:
+        cmd += ["--gpu-memory-utilization", str(srv.gpu_memory_utilization)]
+        cmd += ["--tensor-parallel-size", str(srv.tensor_parallel_size)]
     if llm.adapter:
         cmd += ["--lora-modules", f"{llm.adapter}={adapter_dir(settings, llm.adapter)}"]
     return cmd + list(srv.extra_args)

@@ -87,3 +87,8 @@ class ExtractionOutcome(BaseModel):
     # Field path ("items[0].unit_price", "valid_until") → where the mail states the value.
     spans: dict[str, Span] = Field(default_factory=dict)
     answers: list[FormAnswer] = Field(default_factory=list)
+    # Leaf path ("items[0].unit_price", "items[0].dimensions.length") → the model's confidence
+    # in the value, in (0, 1] (``extract.confidence``); empty for older workers.
+    confidence: dict[str, float] = Field(default_factory=dict)
+    # Values the model gave that the mail does not contain (nulled): path → value.
+    unfound: dict[str, Any] = Field(default_factory=dict)

@@ -9,12 +9,13 @@ import dramatiq
 import uvicorn
 from dramatiq.brokers.redis import RedisBroker
 
-from appliance import metrics
+from appliance import logs, metrics
 from appliance.api import AppContext, create_app
+from appliance.integrations.webhooks import WebhookService
 from appliance.jobs.actors import Runtime, connect, send_delivery
-from appliance.jobs.broker import SERVER_QUEUES, queue_depths, redis_client
+from appliance.jobs.broker import SERVER_QUEUES, redis_client
 from appliance.settings import Settings
-from appliance.store import outbox, repo, suppliers
+from appliance.store import outbox, rederive, repo, suppliers
 from appliance.store.db import Database
 from appliance.workflow import dialogue
 
@@ -30,22 +31,35 @@ class Scheduler(threading.Thread):
         self.broker = broker
         self.stop_event = threading.Event()
 
+    def redis_lost_data(self) -> bool:
+        """True when Redis holds none of our state: it restarted without its data (or is
+        new), so the messages queued in it are gone. Checked through a key the scheduler
+        keeps there."""
+        assert self.rt.redis is not None
+        key = f"{self.rt.settings.redis.namespace}:scheduler:alive"
+        return bool(self.rt.redis.set(key, "1", nx=True))
+
     def tick(self) -> None:
         s = self.rt.settings
+        # After a Redis data loss, re-queue the waiting work now, not after stuck_after_s.
+        stuck_after_s = s.server.stuck_after_s
+        if self.redis_lost_data():
+            log.warning("Redis has none of our state (restarted empty?): re-queueing now")
+            stuck_after_s = 0.0
         for acc in s.accounts:
             self.rt.send("poll", acc.name)
         assert self.rt.db is not None
-        for mail_id, sha in repo.claim_stuck_mails(self.rt.db, s.server.stuck_after_s):
-            log.warning("mail %s waited too long for extraction; queued again", mail_id)
+        for mail_id, sha in repo.claim_stuck_mails(self.rt.db, stuck_after_s):
+            log.warning("mail %s waited too long for extraction; queued again", mail_id,
+                        extra={"mail_id": mail_id})  # fmt: skip
             self.rt.send("extract", mail_id, sha)
         for d in dialogue.due_actions(self.rt.db, s):
-            log.info("offer e-mail due: %s", d.idem_key)
+            log.info("offer e-mail due: %s", d.idem_key, extra=logs.delivery_fields(d))
             send_delivery(self.rt, d)
-        for d in outbox.stale_queued(self.rt.db, s.server.stuck_after_s):
-            log.warning("outbox %s waited too long for delivery; queued again", d.idem_key)
+        for d in outbox.stale_queued(self.rt.db, stuck_after_s):
+            log.warning("outbox %s waited too long for delivery; queued again", d.idem_key,
+                        extra=logs.delivery_fields(d))  # fmt: skip
             send_delivery(self.rt, d)
-        for q, n in queue_depths(self.broker).items():
-            metrics.QUEUE_DEPTH.labels(q).set(n)
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -58,9 +72,17 @@ class Scheduler(threading.Thread):
 
 def run_server(settings: Settings) -> None:
     """Open the DB, consume the ``store`` queue, schedule polls, serve HTTP until stopped."""
-    db = Database.open(settings.paths.db_file)
+    db = Database.open(settings.paths.db_file, recover=True)
+    if db.recovery is not None:
+        metrics.DB_RECOVERED.labels(db.recovery.lost).set(1)
     suppliers.sync_registry(db, settings.suppliers)
+    hooks = WebhookService(db, settings.webhooks)  # ConfigError (e.g. unknown event) here
     broker, rt = connect(settings, db=db)
+    queue_extract = lambda mail_id, sha: rt.send("extract", mail_id, sha)  # noqa: E731
+    if rederive.run_pending(db, rt.blobs, queue_extract) is None:
+        lost = rederive.reconcile(db, rt.blobs, queue_extract)
+        if lost:
+            metrics.DB_RECOVERED.labels("silent").set(1)
     consumer = dramatiq.Worker(broker, queues=SERVER_QUEUES, worker_threads=1)
     scheduler = Scheduler(rt, broker)
     ctx = AppContext(
@@ -72,6 +94,7 @@ def run_server(settings: Settings) -> None:
     )
     consumer.start()
     scheduler.start()
+    hooks.start()
     log.info("server on http://%s:%s", settings.server.host, settings.server.port)
     try:
         uvicorn.run(
@@ -82,6 +105,7 @@ def run_server(settings: Settings) -> None:
         )
     finally:
         scheduler.stop_event.set()
+        hooks.stop()
         consumer.stop()
         broker.close()
         db.close()

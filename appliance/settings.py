@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 from appliance.errors import ConfigError
 
@@ -50,6 +50,12 @@ class PathsSettings(_Section):
     def outbox_dir(self) -> Path:
         return self.resolve(self.data_dir) / "outbox"
 
+    @property
+    def delivery_journal(self) -> Path:
+        """Delivery markers on disk (outlive a Redis that lost its data; see
+        workflow.delivery)."""
+        return self.resolve(self.data_dir) / "delivery-journal"
+
 
 class RedisSettings(_Section):
     url: str = "redis://127.0.0.1:6379/0"
@@ -70,16 +76,36 @@ class LLMServerSettings(_Section):
     max_num_seqs: int = 16
     max_lora_rank: int = 16
     max_loras: int = 2
+    # CPU: KV cache size. GPU: share of the GPU memory vLLM may take, and GPUs per model.
     kv_cache_gb: int = 4
+    gpu_memory_utilization: float = 0.90
+    tensor_parallel_size: int = 1
     dtype: str = "auto"
     startup_timeout_s: float = 600.0
+    # vLLM has no authentication: it binds loopback unless this is set deliberately (a GPU
+    # host serving workers of other hosts over a private network; see "Past one box").
+    allow_remote: bool = False
     extra_args: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _loopback_only(self) -> LLMServerSettings:
+        if not self.allow_remote and self.host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(
+                f"llm.server.host = {self.host!r} exposes the unauthenticated model server;"
+                " bind 127.0.0.1 or set llm.server.allow_remote = true"
+            )
+        return self
 
 
 class LLMSettings(_Section):
     """The extractor's view of the model: where to call it and how."""
 
     base_url: str = "http://127.0.0.1:8000/v1"
+    # Several vLLM servers serving the same model (one per GPU or host): requests go to the
+    # healthy one with the fewest in flight. Empty: ``base_url`` alone.
+    base_urls: list[str] = Field(default_factory=list)
+    # Seconds a server marked down (connection error, 5xx) waits before its /health is probed.
+    probe_interval_s: float = 10.0
     # Name of the base model as served (and its directory under models/).
     model: str = "smollm2-135m-instruct"
     # Local HF directory of the base model; default: models/<model>.
@@ -98,6 +124,11 @@ class LLMSettings(_Section):
     def served_model(self) -> str:
         return self.adapter or self.model
 
+    @property
+    def urls(self) -> list[str]:
+        """Every vLLM server to use: ``base_urls``, else ``[base_url]``."""
+        return [u.rstrip("/") for u in self.base_urls] or [self.base_url.rstrip("/")]
+
 
 class PreprocessSettings(_Section):
     max_bytes: int = 10 * 1024 * 1024
@@ -114,6 +145,10 @@ class ServerSettings(_Section):
     stuck_after_s: float = 900.0
 
 
+WorkerQueue = Literal["mail", "extract", "outbox"]
+WORKER_QUEUE_NAMES: tuple[WorkerQueue, ...] = ("mail", "extract", "outbox")
+
+
 class WorkerSettings(_Section):
     threads: int = 8
     metrics_port: int = 9101
@@ -121,6 +156,9 @@ class WorkerSettings(_Section):
     max_retries: int = 5
     min_backoff_ms: int = 2000
     max_backoff_ms: int = 120000
+    # Queues this worker consumes: a worker on another host may take "extract" only (it then
+    # only reads the shared blob store; mail intake and outbound e-mail stay on the box).
+    queues: list[WorkerQueue] = Field(default_factory=lambda: list(WORKER_QUEUE_NAMES))
 
 
 class _SecretRef(_Section):
@@ -288,10 +326,12 @@ class SupplierSettings(_Section):
 class ReviewSettings(_Section):
     """When an extracted value is doubtful enough to send its offer to the review queue."""
 
-    # A value whose mean token probability (from vLLM's log-probabilities) is below this.
+    # A value whose mean token probability (from vLLM's log-probabilities) is below this
+    # (calibrated on the dev mails: tests/bench/confidence_calibration.py, README).
     min_confidence: float = 0.5
-    # A value the model gave that the mail does not contain: "review" (the offer goes to the
-    # queue with the reason) or "drop" (the value is nulled silently, as before).
+    # A value the model gave that the mail does not contain (it is nulled either way):
+    # "review" (the offer goes to the queue with the reason, unless a later answer fills the
+    # field; the supplier is still asked for missing fields first) or "drop" (no reason).
     unfound_values: Literal["review", "drop"] = "review"
 
 
@@ -394,19 +434,36 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+
+
+def _read_toml(p: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(p.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} not found: {p}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {p} is not valid TOML: {exc}") from exc
+
+
+def profiles() -> list[str]:
+    """Names of the bundled hardware profiles (``profile = "<name>"`` in the config)."""
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings once: defaults, then the TOML file, then ``APPLIANCE_*`` variables."""
+    """Read the settings once: defaults, then the hardware profile the file names (``profile =
+    "gpu-24gb"``, see ``appliance/profiles/``), then the TOML file, then ``APPLIANCE_*``
+    variables (``APPLIANCE_PROFILE`` picks a profile too)."""
     env = os.environ if env is None else env
     path = path or env.get(ENV_PREFIX + "CONFIG")
-    data: dict[str, Any] = {}
-    if path:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text())
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file not found: {p}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    data: dict[str, Any] = _read_toml(Path(path), "config file") if path else {}
+    profile = env.get(ENV_PREFIX + "PROFILE") or data.pop("profile", None)
+    data.pop("profile", None)
+    if profile:
+        if str(profile) not in profiles():
+            raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(profiles())}")
+        data = _merge(_read_toml(PROFILES_DIR / f"{profile}.toml", "profile"), data)
     _merge(data, _env_overrides(env))
     try:
         return Settings.model_validate(data)

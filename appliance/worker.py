@@ -11,7 +11,6 @@ from prometheus_client import start_http_server
 
 from appliance.errors import ApplianceError
 from appliance.jobs.actors import Runtime, connect
-from appliance.jobs.broker import WORKER_QUEUES
 from appliance.mail.fetch import idle_wait
 from appliance.settings import AccountSettings, Settings
 
@@ -40,19 +39,20 @@ def run_worker(
     port = settings.worker.metrics_port if metrics_port is None else metrics_port
     if port:
         start_http_server(port, addr="127.0.0.1")
+    queues: set[str] = set(settings.worker.queues)
     worker = dramatiq.Worker(
-        broker, queues=WORKER_QUEUES, worker_threads=threads or settings.worker.threads
+        broker, queues=queues, worker_threads=threads or settings.worker.threads
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     worker.start()
-    for acc in settings.accounts:
+    for acc in settings.accounts if "mail" in queues else []:
         if acc.protocol == "imap" and acc.idle:
             threading.Thread(
                 target=idle_loop, args=(rt, acc, stop), name=f"idle-{acc.name}", daemon=True
             ).start()
-    log.info("worker consuming %s with %d threads", sorted(WORKER_QUEUES), len(worker.workers))
+    log.info("worker consuming %s with %d threads", sorted(queues), len(worker.workers))
     stop.wait()
     log.info("worker stopping")
     worker.stop()

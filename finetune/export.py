@@ -1,23 +1,31 @@
 """Export approved offers from a running appliance as a labelled mail set for training.
 
-    python -m finetune.export --api http://127.0.0.1:8080 --out data/approved
+    APPLIANCE_API_TOKEN=... python -m finetune.export --api http://127.0.0.1:8080 \\
+        --out data/approved [--reviewed-only]
 
 For every offer in state ``complete`` (approved: complete after the dialogue, or corrected and
-approved by a reviewer) it writes the offer's first mail as ``NNNN.eml`` and its label as line N
-of ``gold.jsonl`` — the same layout as the synthetic and development sets, so
+approved by a reviewer; with ``--reviewed-only`` only offers a reviewer approved) it writes the
+offer's first mail as ``NNNN.eml`` and its label as line N of ``gold.jsonl`` (with the offer's
+``reviewed_by``/``reviewed_at``) — the same layout as the synthetic and development sets, so
 ``python -m finetune.dataset build --set data/approved …`` turns it into chat records with the
 production prompt.
 
 The label of a mail holds only what that mail states: a value whose provenance names another mail
 (the supplier's answer to a clarification) is kept only when the first mail's text states it too
 (the model missed it there: exactly what training should fix), else it is null, because the model
-reading that mail could not have found it. Values corrected by reviewers carry the mail they name.
+reading that mail could not have found it. The label holds the current values, so reviewers'
+corrections are the gold: a corrected value keeps the mail the replaced value came from (or the
+offer's first mail when the reviewer filled a gap), an item a reviewer removed is gone and one a
+reviewer added is there.
+
+The API needs a token with the ``read`` scope: ``--token`` or ``APPLIANCE_API_TOKEN``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,24 +65,42 @@ def label_for_mail(offer: dict[str, Any], mail_id: int, text: str) -> dict[str, 
         "items": items,
         **{name: own(None, name, offer.get(name)) for name in _OFFER_FIELDS},
         "language": offer.get("language") or "und",
+        "reviewed_by": offer.get("reviewed_by"),
+        "reviewed_at": offer.get("reviewed_at"),
     }
 
 
-def export(api: str, out: Path, *, state: str = "complete", token: str | None = None) -> int:
-    """Write the set; returns the number of mails exported."""
+def export(
+    api: str,
+    out: Path,
+    *,
+    state: str = "complete",
+    token: str | None = None,
+    reviewed_only: bool = False,
+) -> int:
+    """Write the set; returns the number of mails exported. ``token`` is sent as a bearer token;
+    ``reviewed_only`` keeps the offers a reviewer approved. Raises ``httpx.HTTPStatusError``
+    when the API refuses (401 without a valid token)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     client = httpx.Client(base_url=api.rstrip("/"), headers=headers, timeout=30)
+
+    def get(path: str, **params: Any) -> httpx.Response:
+        r = client.get(path, params=params)
+        r.raise_for_status()
+        return r
+
     out.mkdir(parents=True, exist_ok=True)
     n, offset = 0, 0
+    query: dict[str, Any] = {"state": state, "limit": 200}
+    if reviewed_only:
+        query["reviewed"] = "true"
     with (out / "gold.jsonl").open("w", encoding="utf-8") as gold:
         while True:
-            page = client.get("/api/v1/offers", params={"state": state, "limit": 200,
-                                                         "offset": offset}).json()  # fmt: skip
+            page = get("/api/v1/offers", **query, offset=offset).json()
             for summary in page["items"]:
-                offer = client.get(f"/api/v1/offers/{summary['id']}").json()
+                offer = get(f"/api/v1/offers/{summary['id']}").json()
                 mail_id = offer["source_mail_ids"][0]
-                raw = client.get(f"/api/v1/mails/{mail_id}/raw")
-                raw.raise_for_status()
+                raw = get(f"/api/v1/mails/{mail_id}/raw")
                 mail = parse_mail(raw.content)
                 label = label_for_mail(offer, mail_id, f"{mail.subject}\n{mail.text}")
                 if not label["items"]:
@@ -95,9 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--api", default="http://127.0.0.1:8080", help="the appliance server")
     p.add_argument("--out", type=Path, required=True, help="folder for NNNN.eml + gold.jsonl")
     p.add_argument("--state", default="complete", help="offer state to export")
-    p.add_argument("--token", help="API token, where the API requires one")
+    p.add_argument("--token", default=os.environ.get("APPLIANCE_API_TOKEN"),
+                   help="API token (read scope); default: $APPLIANCE_API_TOKEN")  # fmt: skip
+    p.add_argument("--reviewed-only", action="store_true",
+                   help="only offers a reviewer approved (reviewed_by set)")  # fmt: skip
     a = p.parse_args(argv)
-    n = export(a.api, a.out, state=a.state, token=a.token)
+    try:
+        n = export(a.api, a.out, state=a.state, token=a.token, reviewed_only=a.reviewed_only)
+    except httpx.HTTPStatusError as exc:
+        hint = " (pass --token or set APPLIANCE_API_TOKEN)" if exc.response.status_code in (
+            401, 403) else ""  # fmt: skip
+        print(f"the API refused {exc.request.url}: HTTP {exc.response.status_code}{hint}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     print(f"exported {n} mail(s) to {a.out}")
     return 0
 

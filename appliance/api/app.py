@@ -13,18 +13,17 @@ import httpx
 import redis
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Parameter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from appliance import metrics
+from appliance import metrics_db
 from appliance.errors import ApplianceError, Conflict
 from appliance.mail.blobstore import BlobStore
 from appliance.settings import Settings
 from appliance.store import outbox, queries, repo, suppliers
 from appliance.store.db import Database
-from appliance.store.offers import OFFER_STATES
-from appliance.store.outbox import OUTBOX_STATES
 from appliance.workflow import dialogue
 from appliance.workflow.delivery import clear_markers
 
@@ -58,11 +57,25 @@ async def list_offers(
     until: dt.datetime | None = None,
     limit: int = Parameter(default=50, ge=1, le=500),
     offset: int = Parameter(default=0, ge=0),
+    q: str | None = None,
+    updated_since: dt.datetime | None = None,
+    after_id: int | None = None,
+    reviewed: bool | None = None,
 ) -> dict[str, Any]:
-    """Offers, newest first. Filters: supplier (name or e-mail), state, created since/until."""
+    """Offers, newest first. Filters: supplier (name or e-mail), state, created since/until,
+    ``q`` (text in the supplier's name or e-mail, the subject, the items' product names, SKUs
+    and brands), ``reviewed`` (approved by a person or not).
+
+    Incremental sync: with ``updated_since`` (ISO 8601; UTC when no offset is given) only
+    offers changed after it are returned, oldest change first, ordered by (updated_at, id).
+    Every page carries ``next_updated_since`` and ``next_after_id``; ask again with
+    ``updated_since=<next_updated_since>&after_id=<next_after_id>`` until a page is empty: an
+    offer changed meanwhile comes again, none is skipped. Paging with a fixed
+    ``updated_since`` and ``offset`` also works while offers are only added."""
     return queries.list_offers(
         _ctx(state).db, supplier=supplier, state=offer_state, since=_naive_utc(since),
-        until=_naive_utc(until), limit=limit, offset=offset,
+        until=_naive_utc(until), limit=limit, offset=offset, q=q,
+        updated_since=_naive_utc(updated_since), after_id=after_id, reviewed=reviewed,
     )  # fmt: skip
 
 
@@ -97,7 +110,7 @@ def mail_raw(state: State, mail_id: int) -> bytes:
     return BlobStore(ctx.settings.paths.blob_dir).get(str(sha))
 
 
-@post("/api/v1/mails/{mail_id:int}/retry", status_code=202)
+@post("/api/v1/mails/{mail_id:int}/retry", status_code=202, opt={"scope": "operate"})
 async def retry_mail(state: State, mail_id: int) -> dict[str, Any]:
     """Send a (failed) mail through extraction again."""
     ctx = _ctx(state)
@@ -107,7 +120,10 @@ async def retry_mail(state: State, mail_id: int) -> dict[str, Any]:
     return {"mail_id": mail_id, "state": repo.RECEIVED}
 
 
-@post("/api/v1/offers/{offer_id:int}/close", status_code=200, sync_to_thread=False)
+@post(
+    "/api/v1/offers/{offer_id:int}/close", status_code=200, sync_to_thread=False,
+    opt={"scope": "review"},
+)  # fmt: skip
 def close_offer(state: State, offer_id: int) -> dict[str, Any]:
     """Close an offer: no more questions, reminders or merged replies."""
     ctx = _ctx(state)
@@ -120,9 +136,18 @@ def list_suppliers(
     state: State,
     limit: int = Parameter(default=50, ge=1, le=500),
     offset: int = Parameter(default=0, ge=0),
+    updated_since: dt.datetime | None = None,
+    after_id: int | None = None,
 ) -> dict[str, Any]:
-    """The supplier registry: configured suppliers first, then senders seen so far."""
-    return suppliers.list_suppliers(_ctx(state).db, limit=limit, offset=offset)
+    """The supplier registry: configured suppliers first, then senders seen so far.
+
+    Incremental sync: ``updated_since`` (+ ``after_id``) as for ``GET /api/v1/offers``: rows
+    changed after it, ordered by (updated_at, id), with ``next_updated_since`` and
+    ``next_after_id`` on every page."""
+    return suppliers.list_suppliers(
+        _ctx(state).db, limit=limit, offset=offset, updated_since=_naive_utc(updated_since),
+        after_id=after_id,
+    )  # fmt: skip
 
 
 @get("/api/v1/suppliers/{supplier_id:int}", sync_to_thread=False)
@@ -151,7 +176,10 @@ def get_outbox(state: State, outbox_id: int) -> dict[str, Any]:
     return outbox.get_outbox(_ctx(state).db, outbox_id)
 
 
-@post("/api/v1/outbox/{outbox_id:int}/resend", status_code=202, sync_to_thread=False)
+@post(
+    "/api/v1/outbox/{outbox_id:int}/resend", status_code=202, sync_to_thread=False,
+    opt={"scope": "operate"},
+)  # fmt: skip
 def resend(state: State, outbox_id: int) -> dict[str, Any]:
     """Send a failed or uncertain e-mail again (an operator checked it did not arrive)."""
     ctx = _ctx(state)
@@ -159,7 +187,7 @@ def resend(state: State, outbox_id: int) -> dict[str, Any]:
         d = outbox.requeue(ctx.db, outbox_id)
     except ValueError as exc:
         raise Conflict(str(exc)) from exc
-    clear_markers(ctx.settings, ctx.redis, d.idem_key)
+    clear_markers(ctx.settings, ctx.redis, d.idem_key, d.message_id)
     if ctx.deliver is not None:
         ctx.deliver(d)
     return {"id": outbox_id, "state": "queued"}
@@ -173,41 +201,48 @@ def check_health(ctx: AppContext) -> dict[str, Any]:
         checks["redis"] = {"status": "ok"}
     except redis.RedisError as exc:
         checks["redis"] = {"status": "down", "error": str(exc)}
-    root = ctx.settings.llm.base_url.rstrip("/").removesuffix("/v1")
-    try:
-        r = httpx.get(f"{root}/health", timeout=3.0)
-        checks["llm"] = {"status": "ok" if r.status_code == 200 else "down", "url": root}
-        if r.status_code != 200:
-            checks["llm"]["error"] = f"HTTP {r.status_code}"
-    except httpx.HTTPError as exc:
-        checks["llm"] = {"status": "down", "url": root, "error": str(exc) or type(exc).__name__}
+    servers: list[dict[str, Any]] = []
+    for root in (u.removesuffix("/v1") for u in ctx.settings.llm.urls):
+        try:
+            r = httpx.get(f"{root}/health", timeout=3.0)
+            servers.append({"status": "ok" if r.status_code == 200 else "down", "url": root})
+            if r.status_code != 200:
+                servers[-1]["error"] = f"HTTP {r.status_code}"
+        except httpx.HTTPError as exc:
+            servers.append({"status": "down", "url": root, "error": str(exc) or type(exc).__name__})
+    # Several vLLM servers (llm.base_urls): up while one answers; each listed with its status.
+    up = any(x["status"] == "ok" for x in servers)
+    checks["llm"] = {**servers[0], "status": "ok" if up else "down"}
+    if len(servers) > 1:
+        checks["llm"]["servers"] = servers
     try:
         checks["db"] = {"status": "ok", **queries.counts(ctx.db)}
+        if ctx.db.recovery is not None:  # serving, but a damaged file was set aside at start
+            checks["db"]["status"] = "recovered"
+            checks["db"]["recovery"] = ctx.db.recovery.as_json()
     except Exception as exc:
         checks["db"] = {"status": "down", "error": str(exc)}
-    ok = all(c["status"] == "ok" for c in checks.values())
-    return {"status": "ok" if ok else "degraded", "checks": checks}
+    states = {c["status"] for c in checks.values()}
+    status = "recovered" if "recovered" in states else "ok"
+    if states - {"ok", "recovered"}:
+        status = "degraded"
+    return {"status": status, "checks": checks}
 
 
-@get("/healthz", sync_to_thread=True)
+@get("/healthz", sync_to_thread=True, opt={"public": True})
 def healthz(state: State) -> Response[dict[str, Any]]:
     """200 when Redis, the LLM server and the DB all answer; 503 with the failing ones otherwise."""
     body = check_health(_ctx(state))
-    return Response(body, status_code=200 if body["status"] == "ok" else 503)
+    return Response(body, status_code=503 if body["status"] == "degraded" else 200)
 
 
-@get("/metrics", media_type=CONTENT_TYPE_LATEST, sync_to_thread=False)
+@get("/metrics", media_type=CONTENT_TYPE_LATEST, sync_to_thread=True, opt={"scope": "metrics"})
 def prometheus_metrics(state: State) -> bytes:
-    """Prometheus exposition of this process's metrics."""
-    c = queries.counts(_ctx(state).db)
-    for s in repo.MAIL_STATES:
-        metrics.MAILS_BY_STATE.labels(s).set(c["mails"].get(s, 0))
-    metrics.OFFERS_TOTAL.set(c["offers"])
-    for s in OFFER_STATES:
-        metrics.OFFERS_BY_STATE.labels(s).set(c["offers_by_state"].get(s, 0))
-    for s in OUTBOX_STATES:
-        metrics.OUTBOX_BY_STATE.labels(s).set(c["outbox"].get(s, 0))
-    return generate_latest()
+    """Prometheus exposition: this process's counters, then what the DB and the broker hold
+    (computed per scrape, see ``appliance.metrics_db``)."""
+    ctx = _ctx(state)
+    sources = metrics_db.server_sources(ctx.settings, ctx.db, ctx.redis)
+    return generate_latest() + metrics_db.generate(sources)
 
 
 def _error_handler(_: Request[Any, Any, Any], exc: ApplianceError) -> Response[dict[str, str]]:
@@ -216,15 +251,20 @@ def _error_handler(_: Request[Any, Any, Any], exc: ApplianceError) -> Response[d
 
 def create_app(ctx: AppContext) -> Litestar:
     """The Litestar app over an open DB (the caller owns its lifecycle)."""
-    from appliance.api import export, review, webhooks
+    from appliance.api import export, ops, review, webhooks
+    from appliance.auth import guard as auth_guard
+    from appliance.auth import routes as auth
     from appliance.web import routes as web
+    from appliance.web.headers import security_headers
 
     return Litestar(
         route_handlers=[
             *review.ROUTES,
             *export.ROUTES,
             *webhooks.ROUTES,
+            *ops.ROUTES,
             *web.ROUTES,
+            *auth.ROUTES,
             list_offers,
             get_offer,
             list_mails,
@@ -241,8 +281,19 @@ def create_app(ctx: AppContext) -> Litestar:
             prometheus_metrics,
         ],
         state=State({"ctx": ctx}),
-        exception_handlers={ApplianceError: _error_handler},
+        exception_handlers={ApplianceError: _error_handler, **auth_guard.EXCEPTION_HANDLERS},
+        # Every route declares its access in ``opt`` (see appliance.auth); one guard enforces it.
+        guards=[auth_guard.access_guard],
+        # Dashboard: Jinja templates; CSP and other security headers on every response.
+        template_config=web.TEMPLATE_CONFIG,
+        before_send=[security_headers],
         openapi_config=OpenAPIConfig(
             title="Supplier mail appliance", version="1", path="/api/schema"
+        ),
+        # Keep the process's logging (``appliance --log-format json``): Litestar's records go
+        # to the root handlers instead of replacing them with a root logger of its own.
+        logging_config=LoggingConfig(
+            configure_root_logger=False,
+            loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
         ),
     )

@@ -238,6 +238,25 @@ def _normalise_item(raw: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def _unique_items(items: list[Any]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The normalised items, identical ones once (a small model repeats items until the array
+    bound), and for each the position of its first occurrence in ``items``."""
+    unique: list[dict[str, Any]] = []
+    origin: list[int] = []
+    for pos, i in enumerate(items):
+        if isinstance(i, dict) and (item := _normalise_item(i)) not in unique:
+            unique.append(item)
+            origin.append(pos)
+    return unique, origin
+
+
+def item_origins(raw: dict[str, Any]) -> list[int]:
+    """For each item of ``normalise_offer(raw, ...)``, its position in the model's ``items``
+    (to carry per-item facts such as confidence across the de-duplication)."""
+    items = raw.get("items") if isinstance(raw, dict) else None
+    return _unique_items(items)[1] if isinstance(items, list) else []
+
+
 def normalise_offer(raw: dict[str, Any], *, language: str, sender: Supplier) -> Offer:
     """Normalise the model's JSON and validate it against the contract.
 
@@ -256,12 +275,7 @@ def normalise_offer(raw: dict[str, Any], *, language: str, sender: Supplier) -> 
     items = data.get("items") or []
     if not isinstance(items, list):
         raise ExtractionInvalid("`items` is not a list")
-    # A small model repeats items until the array bound: identical items are one item.
-    unique: list[dict[str, Any]] = []
-    for i in items:
-        if isinstance(i, dict) and (item := _normalise_item(i)) not in unique:
-            unique.append(item)
-    data["items"] = unique
+    data["items"] = _unique_items(items)[0]
     data["language"] = language
     try:
         return Offer.model_validate(data)

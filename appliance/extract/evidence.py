@@ -187,6 +187,47 @@ def check_evidence(offer: Offer, ev: Evidence) -> tuple[Offer, list[str]]:
     return Offer.model_validate(data), dropped
 
 
+def kept_items(count: int, dropped: list[str]) -> list[int]:
+    """For each item ``check_evidence`` kept, its position before the check (an item is
+    removed exactly when its ``items[i].product_name`` is in ``dropped``)."""
+    removed = {int(m.group(1)) for d in dropped if (m := _REMOVED_RE.fullmatch(d))}
+    return [i for i in range(count) if i not in removed]
+
+
+def unfound_values(before: Offer, dropped: list[str]) -> dict[str, Any]:
+    """Path → value of what ``check_evidence`` nulled because the mail does not state it.
+
+    Paths of kept items use their position after the check; an item removed whole is
+    ``removed_items[j].product_name`` (j counts removed items). A brand nulled because the
+    model copied the product name into it is stated in the mail, so it is not listed.
+    """
+    data = before.model_dump()
+    kept = {old: new for new, old in enumerate(kept_items(len(data["items"]), dropped))}
+    out: dict[str, Any] = {}
+    removed = 0
+    for path in dropped:
+        m = _ITEM_RE.fullmatch(path)
+        if m is None:  # "valid_until", "supplier.name"
+            head, _, key = path.partition(".")
+            out[path] = data[head][key] if key else data[head]
+            continue
+        pos, rest = int(m.group(1)), m.group(2)
+        item = data["items"][pos]
+        if pos not in kept:
+            out[f"removed_items[{removed}].product_name"] = item["product_name"]
+            removed += 1
+            continue
+        value: Any = item
+        for key in rest.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        if rest == "brand" and _norm_text(str(value)) == _norm_text(item["product_name"]):
+            continue
+        out[f"items[{kept[pos]}].{rest}"] = value
+    return out
+
+
+_REMOVED_RE = re.compile(r"items\[(\d+)\]\.product_name")
+_ITEM_RE = re.compile(r"items\[(\d+)\]\.(.+)")
 _INCOTERMS = re.compile(
     r"\b(EXW|FCA|FAS|FOB|CFR|CIF|CPT|CIP|DAP|DPU|DDP|DAT|DAF|DES|DEQ|DDU|C&F|CNF)\b", re.IGNORECASE
 )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from appliance.extract.contract import Offer, Supplier, normalise_offer
-from appliance.extract.evidence import Evidence, check_evidence
+from appliance.extract.confidence import leaf_values, remap_items
+from appliance.extract.contract import Offer, Supplier, item_origins, normalise_offer
+from appliance.extract.evidence import Evidence, check_evidence, kept_items, unfound_values
 from appliance.extract.llm_client import Completion, LLMClient
 from appliance.extract.prompt import build_messages
 from appliance.preprocess import ParsedMail, parse_mail
@@ -21,6 +23,11 @@ class Extraction:
     preprocess_ms: float
     # Values the model gave that the mail does not contain (set to null), e.g. "items[0].moq".
     dropped: list[str]
+    # Leaf path of ``offer`` ("items[0].unit_price", "items[0].dimensions.length") → the
+    # model's confidence in that value (``extract.confidence``), for its non-null values.
+    confidence: dict[str, float] = field(default_factory=dict)
+    # What the evidence check nulled, path → the model's value (``evidence.unfound_values``).
+    unfound: dict[str, Any] = field(default_factory=dict)
 
 
 def preprocess(raw: bytes, settings: Settings) -> ParsedMail:
@@ -49,7 +56,18 @@ async def extract_offer(
         sender=Supplier(name=mail.from_name, email=mail.from_addr),
     )
     sender = f"{mail.from_name or ''} <{mail.from_addr or ''}>"
-    offer, dropped = check_evidence(offer, Evidence(mail.subject, sender, mail.text))
+    checked, dropped = check_evidence(offer, Evidence(mail.subject, sender, mail.text))
+    # Item positions move twice (duplicates merged, items the mail does not name removed):
+    # the confidences follow their items, and only values still present keep one.
+    confidence = remap_items(completion.confidence, item_origins(completion.data))
+    confidence = remap_items(confidence, kept_items(len(offer.items), dropped))
+    present = leaf_values(checked.model_dump())
     return Extraction(
-        offer=offer, mail=mail, completion=completion, preprocess_ms=pre_ms, dropped=dropped
+        offer=checked,
+        mail=mail,
+        completion=completion,
+        preprocess_ms=pre_ms,
+        dropped=dropped,
+        confidence={p: c for p, c in confidence.items() if p in present},
+        unfound=unfound_values(offer, dropped),
     )

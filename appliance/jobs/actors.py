@@ -19,9 +19,9 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
-from appliance import metrics
+from appliance import logs, metrics
 from appliance.adapters import active_adapter
-from appliance.errors import ApplianceError, PermanentError, TransientError
+from appliance.errors import ApplianceError, ExtractionInvalid, PermanentError, TransientError
 from appliance.extract.extractor import extract_offer
 from appliance.extract.llm_client import LLMClient
 from appliance.jobs.broker import (
@@ -81,14 +81,20 @@ def poll(account_name: str) -> None:
     rt = runtime()
     account = rt.settings.account(account_name)
     assert rt.cursors is not None
-    with metrics.STAGE_SECONDS.labels("poll").time():
-        n = poll_account(
-            account,
-            account.password().get_secret_value(),
-            rt.blobs,
-            rt.cursors,
-            lambda msg: rt.send("record_mail", msg.model_dump(mode="json")),
-        )
+    try:
+        with metrics.STAGE_SECONDS.labels("poll").time():
+            n = poll_account(
+                account,
+                account.password().get_secret_value(),
+                rt.blobs,
+                rt.cursors,
+                lambda msg: rt.send("record_mail", msg.model_dump(mode="json")),
+            )
+    except Exception as exc:
+        code = exc.code if isinstance(exc, ApplianceError) else "internal"
+        metrics.POLLS.labels(account_name, code).inc()
+        raise
+    metrics.POLLS.labels(account_name, "ok").inc()
     metrics.MAILS_FETCHED.labels(account_name).inc(n)
 
 
@@ -125,13 +131,22 @@ def extract(mail_id: int, sha256: str) -> None:
         outcome.completion_tokens = ex.completion.completion_tokens
         outcome.thread = reading.thread_facts(ex.mail)
         outcome.spans = reading.value_spans(ex.offer, ex.mail.text)
+        outcome.confidence = ex.confidence
+        outcome.unfound = ex.unfound
         outcome.answers = reading.form_answers(ex.mail.text)
         metrics.LLM_TOKENS.labels("prompt").inc(ex.completion.prompt_tokens)
         metrics.LLM_TOKENS.labels("completion").inc(ex.completion.completion_tokens)
-        metrics.MAILS_PROCESSED.labels("extract", "ok").inc()
+        metrics.LLM_TOKENS.labels("cached").inc(ex.completion.cached_tokens)
+        metrics.STAGE_SECONDS.labels("preprocess").observe(ex.preprocess_ms / 1000)
+        metrics.STAGE_SECONDS.labels("llm").observe(ex.completion.elapsed_ms / 1000)
+        log.info("mail %s extracted: %d item(s), %d+%d tokens, LLM %.1fs", mail_id,
+                 len(ex.offer.items), ex.completion.prompt_tokens,
+                 ex.completion.completion_tokens, ex.completion.elapsed_ms / 1000)  # fmt: skip
     except PermanentError as exc:
         outcome.error = ErrorInfo(code=exc.code, message=exc.message, detail=exc.detail)
-        metrics.MAILS_PROCESSED.labels("extract", exc.code).inc()
+        if isinstance(exc, ExtractionInvalid):
+            metrics.EXTRACTION_INVALID.labels(exc.code).inc()
+        log.warning("mail %s: extraction failed for good (%s)", mail_id, exc.code)
     except Exception as exc:  # transient, or a bug: retry, and record the reason each time
         app = exc if isinstance(exc, ApplianceError) else None
         final = _retries_done() >= max_retries
@@ -142,7 +157,6 @@ def extract(mail_id: int, sha256: str) -> None:
             transient=isinstance(exc, TransientError),
         )
         outcome.final = final
-        metrics.MAILS_PROCESSED.labels("extract", outcome.error.code).inc()
         log.warning("mail %s: extraction failed (%s), final=%s", mail_id, exc, final)
         if not final:
             retry_exc = exc
@@ -159,7 +173,9 @@ def record_mail(msg: dict[str, Any]) -> None:
     """Record a raw mail sighting; queue its extraction when it still needs one."""
     rt = runtime()
     assert rt.db is not None
-    rec = repo.record_mail(rt.db, RecordMail.model_validate(msg))
+    with metrics.STAGE_SECONDS.labels("record").time():
+        rec = repo.record_mail(rt.db, RecordMail.model_validate(msg))
+    logs.bind(mail_id=rec.mail_id)
     if rec.new_mail:
         metrics.MAILS_RECEIVED.labels(msg["account"]).inc()
     if rec.needs_extraction and (rec.new_mail or rec.new_key):
@@ -171,10 +187,20 @@ def save_extraction(outcome: dict[str, Any]) -> None:
     it wrote to the outbox."""
     rt = runtime()
     assert rt.db is not None
-    result, deliveries = dialogue.save_extraction(
-        rt.db, rt.settings, ExtractionOutcome.model_validate(outcome)
-    )
+    out = ExtractionOutcome.model_validate(outcome)
+    start = time.perf_counter()
+    result, deliveries = dialogue.save_extraction(rt.db, rt.settings, out)
+    metrics.STAGE_SECONDS.labels("store").observe(time.perf_counter() - start)
     metrics.STORE_RESULTS.labels(result).inc()
+    row = rt.db.query(
+        "SELECT m.account, min(om.offer_id) AS offer_id FROM mails m LEFT JOIN offer_mails om"
+        " ON om.mail_id = m.id WHERE m.id = ? GROUP BY m.account",
+        [out.mail_id],
+    )
+    account, offer_id = (row[0]["account"], row[0]["offer_id"]) if row else (None, None)
+    metrics.mail_processed(account, out.error.code if out.error else None, result)
+    logs.bind(offer_id=offer_id)
+    log.info("mail %s stored: %s", out.mail_id, result)
     for d in deliveries:
         send_delivery(rt, d)
 
@@ -190,10 +216,12 @@ def deliver(outbox_id: int, idem_key: str, to_addr: str, message_id: str, raw_b6
     rt = runtime()
     assert rt.redis is not None
     final = _retries_done() >= rt.settings.outbox.max_retries
-    state, detail, retry = delivery.deliver_once(
-        rt.settings, rt.redis, idem_key, to_addr, message_id, base64.b64decode(raw_b64), final
-    )
+    with metrics.STAGE_SECONDS.labels("deliver").time():
+        state, detail, retry = delivery.deliver_once(
+            rt.settings, rt.redis, idem_key, to_addr, message_id, base64.b64decode(raw_b64), final
+        )
     metrics.OUTBOX.labels(state).inc()
+    log.info("outbox %s (%s): %s", outbox_id, idem_key, state)
     rt.send("record_delivery", outbox_id, state, detail)
     if retry is not None:
         raise retry

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
+from appliance.logs import install_middleware
 from appliance.settings import Settings
 
 QUEUE_MAIL = "mail"
@@ -26,6 +33,7 @@ def make_broker(settings: Settings) -> RedisBroker:
         maintenance_chance=settings.redis.maintenance_chance,
     )
     broker.add_middleware(CurrentMessage())
+    install_middleware(broker)  # mail/offer ids on every log line of an actor
     dramatiq.set_broker(broker)
     return broker
 
@@ -41,4 +49,55 @@ def queue_depths(broker: RedisBroker) -> dict[str, int]:
     out: dict[str, int] = {}
     for q in sorted(broker.get_declared_queues()):
         out[q] = int(client.hlen(f"{broker.namespace}:{q}.msgs"))
+    return out
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """One queue as the broker holds it: ready or in flight, delayed (retry backoff), dead,
+    and the age of its oldest message (ready, in flight or delayed; 0 when empty)."""
+
+    depth: int
+    delayed: int
+    dead: int
+    oldest_age_s: float
+
+
+def queue_stats(
+    client: redis.Redis, namespace: str, queues: Iterable[str], now_ms: float | None = None
+) -> dict[str, QueueStats]:
+    """Depth and age of the oldest message per queue, read from Dramatiq's Redis layout.
+
+    ``<ns>:<q>`` lists the ids of ready messages (oldest first), ``<ns>:<q>.msgs`` holds the
+    payloads of ready and fetched-not-acked ones, ``<ns>:__acks__.<worker>.<q>`` the fetched
+    ids per live worker (``<ns>:__heartbeats__``); the same for ``<q>.DQ`` (delayed). The age
+    comes from ``message_timestamp`` (ms, kept across retries) of the list heads and the
+    fetched messages: a bounded number of reads, however long the queue.
+    """
+    now = time.time() * 1000 if now_ms is None else now_ms
+    workers = [w.decode() if isinstance(w, bytes) else str(w)
+               for w in client.zrange(f"{namespace}:__heartbeats__", 0, -1)]  # fmt: skip
+    out: dict[str, QueueStats] = {}
+    for q in sorted(queues):
+        oldest: float | None = None
+        sizes: list[int] = []
+        for name in (q, f"{q}.DQ"):
+            full = f"{namespace}:{name}"
+            sizes.append(int(client.hlen(f"{full}.msgs")))
+            ids = [i for i in (client.lindex(full, 0),) if i is not None]
+            for w in workers:
+                fetched: Any = client.srandmember(f"{namespace}:__acks__.{w}.{name}", 64)
+                ids.extend(fetched or [])
+            payloads = client.hmget(f"{full}.msgs", ids) if ids else []
+            for raw in payloads:
+                if raw is None:
+                    continue
+                try:
+                    ts = float(json.loads(raw)["message_timestamp"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+                oldest = ts if oldest is None else min(oldest, ts)
+        dead = int(client.hlen(f"{namespace}:{q}.XQ.msgs"))
+        age = max(0.0, (now - oldest) / 1000) if oldest is not None else 0.0
+        out[q] = QueueStats(depth=sizes[0], delayed=sizes[1], dead=dead, oldest_age_s=age)
     return out

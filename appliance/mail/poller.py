@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import cast
 
 import redis
+from redis.lock import Lock
 
 from appliance.mail.blobstore import BlobStore
 from appliance.mail.fetch import (
@@ -72,6 +73,14 @@ def _hand_over(mails: list[FetchedMail], blobs: BlobStore, send: Send) -> None:
         )  # fmt: skip
 
 
+def _renew(lock: Lock, account: str) -> None:
+    """Give the poll lock its full lifetime again (a long fetch outlives one TTL)."""
+    try:
+        lock.reacquire()
+    except redis.exceptions.LockError:
+        log.warning("poll lock of %s expired during the fetch; another poller may run", account)
+
+
 def poll_account(
     account: AccountSettings,
     password: str,
@@ -79,13 +88,16 @@ def poll_account(
     cursors: CursorStore,
     send: Send,
     *,
-    lock_timeout_s: float = 600.0,
+    lock_timeout_s: float | None = None,
 ) -> int:
     """Fetch and hand over every new mail of ``account``; returns how many were handed over.
 
-    Returns 0 without fetching when another poller holds the account's lock.
+    Returns 0 without fetching when another poller holds the account's lock. The lock lives
+    ``lock_timeout_s`` (default: four mail-server timeouts, at least 30 s) and is renewed after
+    each batch, so the lock of a killed poller frees the account soon.
     """
-    lock = cursors.client.lock(f"{cursors.ns}:lock:poll:{account.name}", timeout=lock_timeout_s)
+    ttl = lock_timeout_s or max(30.0, 4 * account.timeout_s)
+    lock = cursors.client.lock(f"{cursors.ns}:lock:poll:{account.name}", timeout=ttl)
     if not lock.acquire(blocking=False):
         log.info("account %s is being polled elsewhere; skipped", account.name)
         return 0
@@ -96,6 +108,7 @@ def poll_account(
                 _hand_over(mails, blobs, send)
                 cursors.save_imap(account.name, folder, cursor)
                 count += len(mails)
+                _renew(lock, account.name)
         else:
             seen = cursors.pop3_seen(account.name)
             for mails in fetch_pop3(account, password, seen):
@@ -105,6 +118,7 @@ def poll_account(
                 # No-op unless delete_after_fetch: the mails are in the blob store and queued.
                 delete_pop3(account, password, uidls)
                 count += len(mails)
+                _renew(lock, account.name)
     finally:
         try:
             lock.release()

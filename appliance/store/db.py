@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,62 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+_WAL_MARK = ".wal"
+# DuckDB errors that say "this process may not open the file", not "the file is damaged".
+_NOT_DAMAGE = ("could not set lock", "conflicting lock", "permission denied", "read-only")
+# Errors after a successful connect that still mean damage (not, say, a faulty migration).
+_DAMAGE = ("corrupt", "checksum", "not a valid duckdb", "replaying wal", "serializ")
+
+
+@dataclass
+class Recovery:
+    """What ``Database.open`` did with a file it could not open (shown in /healthz)."""
+
+    at: dt.datetime
+    set_aside: list[str]
+    errors: list[str]
+    lost: str  # "wal": changes since the last checkpoint; "database": everything
+    rederived: int | None = None  # mails re-recorded from the blob store, once done
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": "recovered",
+            "at": iso_utc(self.at),
+            "lost": self.lost,
+            "set_aside": self.set_aside,
+            "errors": self.errors,
+            "rederived": self.rederived,
+        }
+
+
+def _is_damage(exc: duckdb.Error, connected: bool) -> bool:
+    """Whether ``exc`` says the file is damaged (connect failed, or reading it did)."""
+    text = str(exc).lower()
+    if any(marker in text for marker in _NOT_DAMAGE):
+        return False
+    return not connected or any(marker in text for marker in _DAMAGE)
+
+
+def rederive_marker(db_file: Path) -> Path:
+    """The file that says the mails must still be re-derived from the blob store for
+    ``db_file`` (written by a recovery, removed by ``store.rederive`` when done)."""
+    return db_file.with_name(db_file.name + ".rederive-pending")
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a damaged file to ``<name>.corrupt-<UTC stamp>`` next to it; returns the new
+    path."""
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    path.rename(target)
+    return target
+
+
+def _stem(set_aside: str) -> str:
+    """The original file name of a set-aside path."""
+    return Path(set_aside).name.rpartition(".corrupt-")[0]
+
+
 class Database:
     """A DuckDB connection guarded by a lock, with the schema migrated on open."""
 
@@ -38,16 +95,59 @@ class Database:
         self.con = con
         self.path = path
         self.lock = threading.RLock()
+        # Set when ``open`` had to set a damaged file aside (see ``Recovery``).
+        self.recovery: Recovery | None = None
 
     @classmethod
-    def open(cls, path: Path | None) -> Database:
-        """Open (or create) the database file and apply pending migrations; ``None`` = memory."""
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path) if path else ":memory:")
-        db = cls(con, path)
-        db.migrate()
-        return db
+    def open(cls, path: Path | None, *, recover: bool = False) -> Database:
+        """Open (or create) the database file and apply pending migrations; ``None`` = memory.
+
+        With ``recover`` (the server), a file DuckDB cannot open (a WAL it cannot replay, a
+        damaged file) is set aside, never deleted: first the WAL alone (the last checkpoint
+        survives), then the database file too (an empty database). ``recovery`` then says
+        what happened; the caller re-derives the mails from the blob store
+        (``store.rederive``). A lock held by another process or a permission problem is not
+        damage and is raised as is.
+        """
+        if path is None:
+            db = cls(duckdb.connect(":memory:"), None)
+            db.migrate()
+            return db
+        path.parent.mkdir(parents=True, exist_ok=True)
+        set_aside: list[str] = []
+        errors: list[str] = []
+        # What to set aside, in order: the WAL (keeps the last checkpoint), then the file.
+        candidates = [path.with_name(path.name + _WAL_MARK), path]
+        while True:
+            connected = False
+            try:
+                db = cls(duckdb.connect(str(path)), path)
+                connected = True
+                try:
+                    db.migrate()
+                except BaseException:
+                    db.con.close()
+                    raise
+            except duckdb.Error as exc:
+                while candidates and not candidates[0].exists():
+                    candidates.pop(0)
+                if not recover or not _is_damage(exc, connected) or not candidates:
+                    raise
+                victim = candidates.pop(0)
+                errors.append(f"{type(exc).__name__}: {exc}")
+                set_aside.append(str(_set_aside(victim)))
+                log.error(
+                    "DATABASE RECOVERY: %s cannot be opened (%s); %s set aside as %s, opening %s;"
+                    " the mails will be re-derived from the blob store",
+                    path, errors[-1], victim.name, set_aside[-1],
+                    "the last checkpoint" if victim != path else "an empty database",
+                )  # fmt: skip
+                continue
+            if set_aside:
+                rederive_marker(path).write_text(f"{utcnow().isoformat()}Z\n")
+                lost = "database" if path.name in map(_stem, set_aside) else "wal"
+                db.recovery = Recovery(at=utcnow(), set_aside=set_aside, errors=errors, lost=lost)
+            return db
 
     def close(self) -> None:
         with self.lock:

@@ -194,6 +194,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE field_values ADD COLUMN confidence DOUBLE;
         ALTER TABLE offers ADD COLUMN reviewed_by VARCHAR;
         ALTER TABLE offers ADD COLUMN reviewed_at TIMESTAMP;
+        -- Values the model gave that the first mail does not contain (path -> value).
+        ALTER TABLE offers ADD COLUMN unfound JSON;
         CREATE INDEX offers_updated ON offers (updated_at);
         CREATE SEQUENCE correction_id_seq START 1;
         CREATE TABLE corrections (
@@ -263,6 +265,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             duration_ms DOUBLE,
             attempted_at TIMESTAMP NOT NULL
         );
+        -- A reviewer removed the item: its values stay as history, out of the positions.
+        ALTER TABLE field_values ADD COLUMN removed_at TIMESTAMP;
+        CREATE INDEX corrections_created ON corrections (created_at);
+        -- Webhook dispatcher: the last change-log row fanned out, per log. Starts at the
+        -- current end, so an existing installation gets no replay of its history.
+        CREATE TABLE webhook_cursor (source VARCHAR PRIMARY KEY, last_id BIGINT NOT NULL);
+        INSERT INTO webhook_cursor
+            SELECT 'offer_transitions', coalesce(max(id), 0) FROM offer_transitions;
+        INSERT INTO webhook_cursor SELECT 'corrections', coalesce(max(id), 0) FROM corrections;
+        -- One random id per database file: event ids carry it, so a database rebuilt from the
+        -- raw mails (whose change logs count from 1 again) never repeats an event id.
+        CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+        INSERT INTO meta VALUES ('database_id', substr(replace(uuid()::VARCHAR, '-', ''), 1, 12));
         """,
     ),
 ]

@@ -36,7 +36,7 @@ TRANSITIONS: dict[str | None, set[str]] = {
     EXTRACTED: {INCOMPLETE, COMPLETE, NEEDS_REVIEW, CLOSED},
     INCOMPLETE: {AWAITING, NEEDS_REVIEW, COMPLETE, CLOSED},
     AWAITING: {INCOMPLETE, AWAITING, COMPLETE, NEEDS_REVIEW, CLOSED},
-    COMPLETE: {NEEDS_REVIEW, INCOMPLETE, CLOSED},
+    COMPLETE: {COMPLETE, NEEDS_REVIEW, INCOMPLETE, CLOSED},  # complete → complete: re-approved
     NEEDS_REVIEW: {COMPLETE, INCOMPLETE, CLOSED},
     CLOSED: set(),
 }
@@ -58,13 +58,17 @@ class Provenance:
     start: int | None = None
     end: int | None = None
     snippet: str | None = None
+    # The model's confidence in the value (source "llm" only; ``extract.confidence``).
+    confidence: float | None = None
 
     @classmethod
-    def of(cls, mail_id: int | None, source: str, span: Span | None) -> Provenance:
+    def of(
+        cls, mail_id: int | None, source: str, span: Span | None, confidence: float | None = None
+    ) -> Provenance:
         """Provenance from a located span (or without one, where the text does not show it)."""
         if span is None:
-            return cls(mail_id, source)
-        return cls(mail_id, source, span.start, span.end, span.text)
+            return cls(mail_id, source, confidence=confidence)
+        return cls(mail_id, source, span.start, span.end, span.text, confidence)
 
 
 def _item_values(item: dict[str, Any]) -> dict[str, Any]:
@@ -106,11 +110,11 @@ def record_value(
     )
     con.execute(
         "INSERT INTO field_values (offer_id, item_position, field, value, mail_id, source,"
-        " span_start, span_end, snippet, is_current, flagged, recorded_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?)",
+        " span_start, span_end, snippet, is_current, flagged, recorded_at, confidence)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?, ?)",
         [
             offer_id, position, field, json.dumps(value), prov.mail_id, prov.source, prov.start,
-            prov.end, prov.snippet, flagged, now,
+            prov.end, prov.snippet, flagged, now, prov.confidence,
         ],
     )  # fmt: skip
 
@@ -126,13 +130,14 @@ def set_item_field(
     flagged: bool = False,
     now: dt.datetime,
 ) -> None:
-    """Write one item field (columns + provenance)."""
+    """Write one item field (columns + provenance); the offer's ``updated_at`` moves to ``now``."""
     cols = _item_columns(field, value)
     assign = ", ".join(f"{c} = ?" for c in cols)
     con.execute(
         f"UPDATE offer_items SET {assign} WHERE offer_id = ? AND position = ?",
         [*cols.values(), offer_id, position],
     )
+    con.execute("UPDATE offers SET updated_at = ? WHERE id = ?", [now, offer_id])
     record_value(con, offer_id, position, field, value, prov, flagged=flagged, now=now)
 
 
@@ -273,9 +278,23 @@ def load(con: Con, offer_id: int) -> dict[str, Any]:
         )
         items.append(item)
     out["items"] = items
-    for k in ("missing", "review_reasons"):
+    for k in ("missing", "review_reasons", "unfound"):
         out[k] = json.loads(out[k]) if out[k] else None
     return out
+
+
+def model_confidences(con: Con, offer_id: int) -> list[tuple[int | None, str, Any, float]]:
+    """(item position, field, value, confidence) of the offer's current values read by the
+    model, recorded since its last review (what a person approved is not doubted again)."""
+    rows = con.execute(
+        "SELECT fv.item_position, fv.field, fv.value, fv.confidence FROM field_values fv"
+        " JOIN offers o ON o.id = fv.offer_id WHERE fv.offer_id = ? AND fv.is_current"
+        " AND fv.removed_at IS NULL AND fv.source = 'llm' AND fv.confidence IS NOT NULL"
+        " AND (o.reviewed_at IS NULL OR fv.recorded_at > o.reviewed_at)"
+        " ORDER BY fv.item_position NULLS LAST, fv.id",
+        [offer_id],
+    ).fetchall()
+    return [(r[0], str(r[1]), json.loads(r[2]), float(r[3])) for r in rows]
 
 
 def thread_offer(con: Con, message_ids: list[str], token: str | None) -> tuple[int, str] | None:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from appliance.errors import NotFound
+from appliance.store import sync
 from appliance.store.db import Database, iso_utc
 
 _ITEM_COLS = (
@@ -76,13 +77,16 @@ def _offer(db: Database, o: dict[str, Any]) -> dict[str, Any]:
         "next_action_at": iso_utc(o.get("next_action_at")),
         "missing": json.loads(o["missing"]) if o.get("missing") else None,
         "review_reasons": json.loads(o["review_reasons"]) if o.get("review_reasons") else [],
+        "reviewed_by": o.get("reviewed_by"),
+        "reviewed_at": iso_utc(o.get("reviewed_at")),
     }
 
 
 def _provenance(db: Database, offer_id: int) -> list[dict[str, Any]]:
     rows = db.query(
         "SELECT item_position, field, value, mail_id, source, span_start, span_end, snippet,"
-        " is_current, flagged, recorded_at FROM field_values WHERE offer_id = ? ORDER BY id",
+        " is_current, flagged, recorded_at, confidence FROM field_values WHERE offer_id = ?"
+        " AND removed_at IS NULL ORDER BY id",
         [offer_id],
     )
     out = []
@@ -94,7 +98,7 @@ def _provenance(db: Database, offer_id: int) -> list[dict[str, Any]]:
                 "mail_id": r["mail_id"], "source": r["source"],
                 "span": [r["span_start"], r["span_end"]] if r["span_start"] is not None else None,
                 "text": r["snippet"], "current": r["is_current"], "flagged": r["flagged"],
-                "recorded_at": iso_utc(r["recorded_at"]),
+                "recorded_at": iso_utc(r["recorded_at"]), "confidence": r["confidence"],
             }
         )  # fmt: skip
     return out
@@ -109,34 +113,30 @@ def list_offers(
     until: dt.datetime | None = None,
     limit: int = 50,
     offset: int = 0,
+    q: str | None = None,
+    updated_since: dt.datetime | None = None,
+    after_id: int | None = None,
+    reviewed: bool | None = None,
 ) -> dict[str, Any]:
-    """A page of offers, newest first; ``supplier`` matches name or e-mail (case-insensitive)."""
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if supplier:
-        where.append("(supplier_email ILIKE ? OR supplier_name ILIKE ?)")
-        params += [f"%{supplier}%", f"%{supplier}%"]
-    if state:
-        where.append("state = ?")
-        params.append(state)
-    if since:
-        where.append("created_at >= ?")
-        params.append(since)
-    if until:
-        where.append("created_at < ?")
-        params.append(until)
-    cond = " AND ".join(where)
-    total = db.scalar(f"SELECT count(*) FROM offers WHERE {cond}", params)
+    """A page of offers, newest first, or oldest change first with ``updated_since`` (the
+    incremental-sync contract of ``store.sync``); ``supplier`` matches name or e-mail and ``q``
+    also the subject and the items' product names, SKUs and brands (case-insensitive)."""
+    f = sync.Filters(
+        supplier=supplier, state=state, q=q, updated_since=updated_since, after_id=after_id,
+        reviewed=reviewed, since=since, until=until,
+    )  # fmt: skip
+    cond, params = sync.offer_where(f)
+    total = db.scalar(f"SELECT count(*) FROM offers o WHERE {cond}", params)
     rows = db.query(
-        f"SELECT * FROM offers WHERE {cond} ORDER BY id DESC LIMIT ? OFFSET ?",
+        f"SELECT o.id, o.updated_at FROM offers o WHERE {cond}"
+        f" ORDER BY {sync.order_by(f, 'o.updated_at', 'o.id')} LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
-    return {
-        "items": [get_offer(db, r["id"], detail=False) for r in rows],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    }
+    return sync.page(
+        [get_offer(db, r["id"], detail=False) for r in rows],
+        [(r["updated_at"], r["id"]) for r in rows],
+        total=total, limit=limit, offset=offset, f=f,
+    )  # fmt: skip
 
 
 def get_offer(db: Database, offer_id: int, *, detail: bool = True) -> dict[str, Any]:
@@ -150,6 +150,13 @@ def get_offer(db: Database, offer_id: int, *, detail: bool = True) -> dict[str, 
     if not detail:
         return out
     out["provenance"] = _provenance(db, offer_id)
+    # Field path → the model's confidence in the current value ("items[0].unit_price").
+    out["confidence"] = {
+        (f"items[{p['item']}].{p['field']}" if p["item"] is not None else p["field"]):
+        p["confidence"]
+        for p in out["provenance"]
+        if p["current"] and p["confidence"] is not None
+    }  # fmt: skip
     out["thread"] = [
         {**r, "linked_at": iso_utc(r["linked_at"])}
         for r in db.query(
@@ -241,3 +248,33 @@ def list_mails(
         r["received_at"] = iso_utc(r["received_at"])
         items.append(r)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def list_items(
+    db: Database, f: sync.Filters | None = None, *, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """A page of items across offers, each with its offer's id, state, supplier and
+    ``updated_at``; newest offer first, or oldest change first with ``updated_since`` (the
+    incremental-sync contract of ``store.sync``, ``after_id`` being the item id)."""
+    f = f or sync.Filters()
+    cond, params = sync.item_where(f)
+    base = f"FROM offer_items i JOIN offers o ON o.id = i.offer_id WHERE {cond}"
+    total = db.scalar(f"SELECT count(*) {base}", params)
+    order = "o.updated_at, i.id" if f.updated_since is not None else "o.id DESC, i.position"
+    cols = ", ".join(f"i.{c.strip()}" for c in _ITEM_COLS.split(","))
+    rows = db.query(
+        "SELECT i.id, i.offer_id, i.position, o.state AS offer_state, o.supplier_id,"
+        f" o.supplier_name, o.supplier_email, o.updated_at, {cols}"
+        f" {base} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    items = []
+    for r in rows:
+        head = {"id": r["id"], "offer_id": r["offer_id"], "position": r["position"],
+                "offer_state": r["offer_state"], "supplier_id": r["supplier_id"]}  # fmt: skip
+        supplier = {"name": r["supplier_name"], "email": r["supplier_email"]}
+        items.append(
+            {**head, "supplier": supplier, "updated_at": iso_utc(r["updated_at"]), **_item(r)}
+        )
+    keys = [(r["updated_at"], r["id"]) for r in rows]
+    return sync.page(items, keys, total=total, limit=limit, offset=offset, f=f)

@@ -10,6 +10,7 @@ from typing import Any
 
 from appliance.errors import NotFound
 from appliance.settings import SupplierSettings
+from appliance.store import sync
 from appliance.store.db import Database, iso_utc, utcnow
 from appliance.store.offers import Con
 
@@ -122,17 +123,29 @@ def ensure(con: Con, addr: str, name: str | None, now: dt.datetime) -> Supplier:
     return found
 
 
-def list_suppliers(db: Database, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """A page of suppliers with their addresses and offer counts per state."""
-    total = db.scalar("SELECT count(*) FROM suppliers")
+def list_suppliers(
+    db: Database,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    updated_since: dt.datetime | None = None,
+    after_id: int | None = None,
+) -> dict[str, Any]:
+    """A page of suppliers with their addresses and offer counts per state: registered first,
+    by name; with ``updated_since``, oldest change first (the contract of ``store.sync``)."""
+    f = sync.Filters(updated_since=updated_since, after_id=after_id)
+    cond, params = sync.changed_after("updated_at", "id", f.updated_since, f.after_id)
+    order = "updated_at, id" if updated_since is not None else "registered DESC, name, id"
+    total = db.scalar(f"SELECT count(*) FROM suppliers WHERE {cond}", params)
     rows = db.query(
-        "SELECT id FROM suppliers ORDER BY registered DESC, name LIMIT ? OFFSET ?",
-        [limit, offset],
+        f"SELECT id, updated_at FROM suppliers WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
     )
-    return {
-        "items": [get_supplier(db, r["id"], offers=False) for r in rows],
-        "total": total, "limit": limit, "offset": offset,
-    }  # fmt: skip
+    return sync.page(
+        [get_supplier(db, r["id"], offers=False) for r in rows],
+        [(r["updated_at"], r["id"]) for r in rows],
+        total=total, limit=limit, offset=offset, f=f,
+    )  # fmt: skip
 
 
 def get_supplier(db: Database, supplier_id: int, *, offers: bool = True) -> dict[str, Any]:

@@ -7,6 +7,8 @@ product name contains one of its keywords (``dimensions`` for furniture).
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -80,6 +82,40 @@ def conflicts(offer: dict[str, Any]) -> list[str]:
         if q is not None and moq is not None and q < moq:
             out.append(f"item {pos + 1}: quantity {q:g} is below the minimum order {moq:g}")
     return out
+
+
+def show_value(v: Any) -> str:
+    """A value as a review reason shows it: ``12.5``, ``50``, ``"Steel bolt"``."""
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    if isinstance(v, int | float):
+        return f"{v:g}"
+    return json.dumps(v, ensure_ascii=False)
+
+
+def low_confidence(
+    values: list[tuple[int | None, str, Any, float]], min_confidence: float
+) -> list[str]:
+    """Review reasons for model-read values below ``min_confidence``; ``values`` are
+    (item position, field, value, confidence), as ``store.offers.model_confidences`` gives.
+
+    ``low confidence: items[0].unit_price = 12.5 (0.31 < 0.50)``
+    """
+    out: list[str] = []
+    for pos, name, value, conf in values:
+        if conf < min_confidence:
+            path = f"items[{pos}].{name}" if pos is not None else name
+            shown = math.floor(conf * 100) / 100  # 0.499 reads 0.49, never "0.50 < 0.50"
+            out.append(
+                f"low confidence: {path} = {show_value(value)} ({shown:.2f} < {min_confidence:.2f})"
+            )
+    return out
+
+
+def not_in_mail(unfound: dict[str, Any]) -> list[str]:
+    """Review reasons for values the model gave that the mail does not contain (path →
+    value, as ``ExtractionOutcome.unfound``): ``not in the mail: items[0].moq = 50``."""
+    return [f"not in the mail: {path} = {show_value(v)}" for path, v in unfound.items()]
 
 
 def evaluate(offer: dict[str, Any], rules: Rules, doubts: list[str] | None = None) -> Completeness:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
+from appliance.extract.confidence import field_level
 from appliance.extract.contract import Offer
 from appliance.messages import ExtractionOutcome
 from appliance.settings import Settings
-from appliance.store import offers, outbox, repo, suppliers
+from appliance.store import offers, outbox, rederive, repo, suppliers
 from appliance.store.db import Database, utcnow
 from appliance.store.offers import (
     AWAITING,
@@ -31,7 +33,13 @@ from appliance.store.offers import (
 )
 from appliance.store.outbox import Delivery
 from appliance.workflow import policy
-from appliance.workflow.completeness import Completeness, evaluate, rules_for
+from appliance.workflow.completeness import (
+    Completeness,
+    evaluate,
+    low_confidence,
+    not_in_mail,
+    rules_for,
+)
 from appliance.workflow.compose import (
     TOKEN_RE,
     AskedItem,
@@ -119,6 +127,11 @@ def _settle(
         supplier_id=supplier.id if supplier else None, contact_addr=sender, token=_token(con),
         subject=t.subject, provenance=_provenance(out), now=now,
     )  # fmt: skip
+    if out.unfound and settings.review.unfound_values == "review":
+        # The first mail only: a reply's strays are ignored by the merge anyway.
+        con.execute(
+            "UPDATE offers SET unfound = ? WHERE id = ?", [json.dumps(out.unfound), offer_id]
+        )
     _advance(db, con, settings, offer_id, mail, doubts, now, deliveries, actor="extractor")
     return True
 
@@ -171,7 +184,37 @@ def _token(con: Con) -> str:
 
 
 def _provenance(out: ExtractionOutcome) -> dict[str, Provenance]:
-    return {path: Provenance.of(out.mail_id, "llm", s) for path, s in out.spans.items()}
+    conf = field_level(out.confidence)
+    return {
+        path: Provenance.of(out.mail_id, "llm", out.spans.get(path), conf.get(path))
+        for path in {*out.spans, *conf}
+    }
+
+
+def model_doubts(con: Con, settings: Settings, cur: dict[str, Any]) -> list[str]:
+    """Review reasons about the model's reading of the offer: current values it read with a
+    confidence below ``review.min_confidence`` (not those a reviewer approved since), and values
+    it gave that the first mail does not contain, while their field is still empty (a later
+    answer fills it) and no reviewer has approved the offer."""
+    unsure = low_confidence(
+        offers.model_confidences(con, int(cur["id"])), settings.review.min_confidence
+    )
+    unfound = cur.get("unfound") or {}
+    if unfound and cur.get("reviewed_at") is None:
+        unsure += not_in_mail({p: v for p, v in unfound.items() if _still_empty(cur, p)})
+    return unsure
+
+
+def _still_empty(cur: dict[str, Any], path: str) -> bool:
+    """Whether the field at ``path`` (``items[0].moq``, ``valid_until``) is still empty; paths
+    the record does not hold (``supplier.name``, ``removed_items[0]...``) count as empty."""
+    m = re.fullmatch(r"items\[(\d+)\]\.(\w+)(?:\..*)?", path)
+    if m:
+        items = cur.get("items") or []
+        pos = int(m.group(1))
+        return pos >= len(items) or items[pos].get(m.group(2)) in (None, "")
+    top = path.split(".")[0]
+    return top not in cur or cur.get(top) in (None, "")
 
 
 def describe_missing(comp: Completeness) -> str:
@@ -208,14 +251,22 @@ def _advance(
     d = settings.dialogue
     cur = offers.load(con, offer_id)
     supplier = suppliers.by_id(con, cur["supplier_id"])
+    # Review reasons of two kinds. Doubts about the record (the caller's: a changed value, a
+    # thread sender mismatch; and its conflicts, from ``evaluate``) send it to review at once.
+    # Doubts about the model's reading (low confidence; values the mail does not contain) do
+    # not stop the question for missing fields: the supplier's answer replaces the doubtful
+    # reading. They send the offer to review instead of ``complete`` once nothing is missing.
+    unsure = model_doubts(con, settings, cur)
     comp = evaluate(cur, rules_for(d, supplier), doubts)
+    reasons = [*comp.doubts, *unsure]
     con.execute(
         "UPDATE offers SET missing = ?, review_reasons = ? WHERE id = ?",
-        [json.dumps(comp.as_json()), json.dumps(comp.doubts) if comp.doubts else None, offer_id],
+        [json.dumps(comp.as_json()), json.dumps(reasons) if reasons else None, offer_id],
     )
     state = str(cur["state"])
-    if comp.status == "doubtful":
-        _move(con, offer_id, state, NEEDS_REVIEW, actor, "; ".join(comp.doubts), mail, now)
+    if comp.status == "doubtful" or (comp.status == "complete" and unsure):
+        if state != NEEDS_REVIEW:
+            _move(con, offer_id, state, NEEDS_REVIEW, actor, "; ".join(reasons), mail, now)
         return
     if comp.status == "complete":
         if state == NEEDS_REVIEW:
@@ -269,7 +320,7 @@ def _queue(
     refused = policy.refusal(
         settings.dialogue, supplier, to, mail.automatic, kind,
         outbox.sent_last_day(con, to, now) if to else 0,
-    )  # fmt: skip
+    ) or rederive.refusal(con, mail.mail_id)  # fmt: skip
     if refused:
         outbox.add(con, idem_key=idem, offer_id=offer_id, mail_id=mail.mail_id, kind=kind,
                    round_no=round_no, to_addr=to, state=outbox.SUPPRESSED, reason=refused,

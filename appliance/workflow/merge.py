@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.extract.confidence import field_level
 from appliance.extract.contract import Offer
 from appliance.messages import ExtractionOutcome
 from appliance.store import offers
@@ -132,6 +133,7 @@ def merge_reply(
         from_form.add((pos, a.field))
 
     free_text = not out.answers
+    conf = field_level(out.confidence)
     missing = current.get("missing") or {}
     # (position, field) asked for → its group of alternatives ("quantity|moq").
     asked: dict[tuple[int | None, str], list[str]] = {
@@ -163,8 +165,9 @@ def merge_reply(
             if value is not None and not model_may(at, name, old):
                 _skip(res, f"item {at + 1} {name}", old, value)
                 continue
+            path = f"items[{i}].{name}"
             apply(
-                at, name, value, Provenance.of(mail_id, "llm", out.spans.get(f"items[{i}].{name}"))
+                at, name, value, Provenance.of(mail_id, "llm", out.spans.get(path), conf.get(path))
             )
     for name in OFFER_SCALARS:
         if (None, name) in from_form:
@@ -173,5 +176,5 @@ def merge_reply(
         if value is not None and not model_may(None, name, old):
             _skip(res, name, old, value)
             continue
-        apply(None, name, value, Provenance.of(mail_id, "llm", out.spans.get(name)))
+        apply(None, name, value, Provenance.of(mail_id, "llm", out.spans.get(name), conf.get(name)))
     return res

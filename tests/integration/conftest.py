@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.browser import browser  # noqa: F401 - headless Chromium fixture
 from tests.integration.dovecot import Dovecot, find_dovecot
 
 

@@ -23,12 +23,17 @@ class RedisServer:
     """``redis-server`` on a free loopback port, nothing on disk."""
 
     def __init__(self, workdir: Path) -> None:
-        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.workdir = workdir
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
+        """Start ``redis-server`` (again, after ``stop``: empty, on the same port)."""
+        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.proc = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
+             "--appendonly", "no", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_for("redis", self.ping, 20)
@@ -74,15 +79,39 @@ class Appliance:
         }
         self.url = f"http://127.0.0.1:{self.port}"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        # An API token with every scope, made by the CLI before the server first starts.
+        self.token: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Authorization: Bearer <token>`` for direct httpx calls to the API."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def create_token(self, name: str, *scopes: str) -> str:
+        """A new API token through ``appliance tokens create`` (the server must be stopped)."""
+        args = [a for s in scopes for a in ("--scope", s)]
+        out = subprocess.run(
+            [sys.executable, "-m", "appliance.cli", "tokens", "create", name, *args],
+            env=self.env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return out.stdout.strip()
 
     def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        if name == "server" and self.token is None:
+            from appliance.auth import SCOPES
+
+            self.token = self.create_token("tests", *sorted(SCOPES))
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed by the child's exit
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "appliance.cli", name],
             env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         if name == "server":
-            wait_for("the API", lambda: httpx.get(f"{self.url}/api/schema").is_success, 60)
+            wait_for(
+                "the API",
+                lambda: httpx.get(f"{self.url}/api/schema", headers=self.headers).is_success,
+                60,
+            )
 
     def stop(self, name: str, *, kill: bool = False) -> None:
         proc = self.procs.pop(name, None)
@@ -98,14 +127,20 @@ class Appliance:
         return (self.workdir / f"{name}.log").read_text(errors="replace")
 
     def get(self, path: str, **params: Any) -> Any:
-        r = httpx.get(f"{self.url}{path}", params=params, timeout=10)
+        r = httpx.get(f"{self.url}{path}", params=params, headers=self.headers, timeout=10)
         r.raise_for_status()
         return r.json()
 
     def post(self, path: str) -> Any:
-        r = httpx.post(f"{self.url}{path}", timeout=10)
+        r = httpx.post(f"{self.url}{path}", headers=self.headers, timeout=10)
         r.raise_for_status()
         return r.json()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Any request (a JSON body, a file download), returned as it is (no status check);
+        sends the same credentials as ``get``/``post``."""
+        headers = {**getattr(self, "headers", {}), **kwargs.pop("headers", {})}
+        return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
 
 
 def account_env(account: Any, password_env: str, password: str) -> dict[str, str]:

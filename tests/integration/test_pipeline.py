@@ -148,7 +148,7 @@ def test_health_and_metrics(app: Appliance) -> None:
     import httpx
 
     text = httpx.get(f"{app.url}/metrics").text
-    assert 'appliance_mails{state="extracted"}' in text
+    assert 'appliance_mails{account="suppliers",state="extracted"}' in text
     assert "appliance_store_results_total" in text
     worker_metrics = httpx.get(f"http://127.0.0.1:{app.env['APPLIANCE_WORKER__METRICS_PORT']}/")
     assert "appliance_stage_seconds" in worker_metrics.text

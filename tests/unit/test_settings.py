@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import ConfigError
-from appliance.settings import load_settings
+from appliance.settings import load_settings, profiles
 
 
 def test_file_then_env_overrides(tmp_path: Path) -> None:
@@ -69,3 +69,36 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "configs" / "appliance.example.toml"
     s = load_settings(example, env={})
     assert s.accounts[0].password_env == "APPLIANCE_SALES_PASSWORD"
+
+
+@pytest.mark.parametrize("name", profiles())
+def test_every_bundled_profile_loads(name: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text(f'profile = "{name}"\n[llm]\nconcurrency = 3\n')
+    s = load_settings(cfg, env={})
+    assert s.llm.concurrency == 3  # the file wins over the profile
+    assert s.llm.server.device in ("cpu", "gpu")
+    assert s.llm.server.host == "127.0.0.1"
+
+
+def test_gpu_profile_sets_gpu_flags() -> None:
+    from appliance.llm_server import server_command
+
+    s = load_settings(env={"APPLIANCE_PROFILE": "gpu-80gb-2x"})
+    cmd = server_command(s)
+    assert cmd[cmd.index("--tensor-parallel-size") + 1] == "2"
+    assert "--enforce-eager" not in cmd
+
+
+def test_unknown_profile_and_remote_bind_are_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown profile"):
+        load_settings(env={"APPLIANCE_PROFILE": "tpu"})
+    with pytest.raises(ConfigError, match="allow_remote"):
+        load_settings(env={"APPLIANCE_LLM__SERVER__HOST": "0.0.0.0"})
+    s = load_settings(
+        env={
+            "APPLIANCE_LLM__SERVER__HOST": "10.0.0.5",
+            "APPLIANCE_LLM__SERVER__ALLOW_REMOTE": "true",
+        }
+    )
+    assert s.llm.server.host == "10.0.0.5"

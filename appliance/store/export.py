@@ -1,0 +1,140 @@
+"""Offers, items and corrections as CSV or Parquet files, written by DuckDB's own ``COPY``.
+
+The selections are those of the lists (``store.sync.Filters``: state, supplier, ``q``,
+``updated_since``…). Timestamps are UTC; JSON columns (a correction's before/after) are JSON
+text. The caller owns the file (the API streams it back and deletes it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from appliance.errors import InvalidRequest
+from appliance.store import sync
+from appliance.store.db import Database
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    media_type: str
+    copy_options: str
+
+
+FORMATS: dict[str, Format] = {
+    "csv": Format("csv", "text/csv", "FORMAT csv, HEADER true"),
+    "parquet": Format("parquet", "application/vnd.apache.parquet", "FORMAT parquet"),
+}
+KINDS = ("offers", "items", "corrections")
+
+_OFFER_COLS = (
+    "o.id, o.state, o.supplier_id, o.supplier_name, o.supplier_email, o.contact_addr,"
+    " o.subject, o.token AS reference, o.language, o.valid_until, o.incoterms, o.payment_terms,"
+    " (SELECT count(*) FROM offer_items c WHERE c.offer_id = o.id) AS item_count, o.rounds,"
+    " o.reviewed_by, o.reviewed_at, o.mail_id, o.model, o.created_at, o.updated_at"
+)
+_ITEM_COLS = (
+    "i.id, i.offer_id, i.position, o.state AS offer_state, o.supplier_id, o.supplier_name,"
+    " o.supplier_email, i.product_name, i.sku, i.brand, i.quantity, i.unit, i.unit_price,"
+    " i.currency, i.total_price, i.moq, i.dim_length, i.dim_width, i.dim_height, i.dim_unit,"
+    " i.weight_value, i.weight_unit, i.lead_time_days, o.updated_at"
+)
+_CORRECTION_COLS = (
+    "id, offer_id, mail_id, item_position, field, action, CAST(before AS VARCHAR) AS before,"
+    " CAST(after AS VARCHAR) AS after, user_name, comment, created_at"
+)
+
+
+def get_format(name: str) -> Format:
+    """The export format called ``name`` (``csv`` or ``parquet``); ``InvalidRequest`` else."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise InvalidRequest(
+            f"unknown export format {name!r}", detail=f"one of {', '.join(FORMATS)}"
+        ) from None
+
+
+def _select(
+    kind: str,
+    f: sync.Filters,
+    offer_id: int | None = None,
+    user: str | None = None,
+) -> tuple[str, list[Any]]:
+    if kind == "offers":
+        cond, params = sync.offer_where(f)
+        order = "o.updated_at, o.id" if f.updated_since is not None else "o.id"
+        return f"SELECT {_OFFER_COLS} FROM offers o WHERE {cond} ORDER BY {order}", params
+    if kind == "items":
+        cond, params = sync.item_where(f)
+        order = "o.updated_at, i.id" if f.updated_since is not None else "i.offer_id, i.position"
+        return (
+            f"SELECT {_ITEM_COLS} FROM offer_items i JOIN offers o ON o.id = i.offer_id"
+            f" WHERE {cond} ORDER BY {order}",
+            params,
+        )
+    if kind == "corrections":
+        cond, params = sync.changed_after("created_at", "id", f.updated_since, f.after_id)
+        where = [cond]
+        if offer_id is not None:
+            where.append("offer_id = ?")
+            params.append(offer_id)
+        if user:
+            where.append("user_name = ?")
+            params.append(user)
+        return (
+            f"SELECT {_CORRECTION_COLS} FROM corrections WHERE {' AND '.join(where)}"
+            " ORDER BY created_at, id",
+            params,
+        )
+    raise InvalidRequest(f"unknown export {kind!r}", detail=f"one of {', '.join(KINDS)}")
+
+
+def write(
+    db: Database,
+    kind: str,
+    fmt: Format,
+    path: Path,
+    f: sync.Filters | None = None,
+    *,
+    offer_id: int | None = None,
+    user: str | None = None,
+) -> int:
+    """Write the selected ``kind`` rows to ``path`` with ``COPY … TO``; returns the row count."""
+    sql, params = _select(kind, f or sync.Filters(), offer_id, user)
+    target = str(path).replace("'", "''")
+    with db.lock:
+        row = db.con.execute(f"COPY ({sql}) TO '{target}' ({fmt.copy_options})", params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def to_temp_file(
+    db: Database,
+    kind: str,
+    fmt: Format,
+    f: sync.Filters | None = None,
+    *,
+    offer_id: int | None = None,
+    user: str | None = None,
+    directory: Path | None = None,
+) -> Path:
+    """Write the export to a new temporary file (the caller deletes it); removes it on error."""
+    fd, name = tempfile.mkstemp(prefix=f"export-{kind}-", suffix=f".{fmt.name}", dir=directory)
+    os.close(fd)
+    path = Path(name)
+    try:
+        write(db, kind, fmt, path, f, offer_id=offer_id, user=user)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def filename(kind: str, fmt: Format, now: dt.datetime) -> str:
+    """``offers-20260101T120000Z.csv``: what the download is called."""
+    return f"{kind}-{now.strftime('%Y%m%dT%H%M%SZ')}.{fmt.name}"
