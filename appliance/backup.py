@@ -33,7 +33,7 @@ from typing import Any
 import duckdb
 
 from appliance.adapters import adapters_dir, registry_path
-from appliance.errors import ApplianceError, ConfigError
+from appliance.errors import ApplianceError, ConfigError, InvalidRequest
 from appliance.settings import Settings
 from appliance.store.db import Database
 
@@ -305,7 +305,9 @@ def backup_in_server(settings: Settings, db: Database, name: str | None) -> dict
     out = default_archive(settings)
     if name:
         if Path(name).name != name or not name.endswith(".tar.gz"):
-            raise BackupError(f"backup name {name!r} must be a plain file name ending in .tar.gz")
+            raise InvalidRequest(
+                f"backup name {name!r} must be a plain file name ending in .tar.gz"
+            )
         out = out.parent / name
     result = create_backup(settings, db, out)
     return {"path": str(result.path), **_summary(result.manifest)}
