@@ -21,7 +21,13 @@ from dramatiq.middleware import CurrentMessage
 
 from appliance import logs, metrics
 from appliance.adapters import active_adapter
-from appliance.errors import ApplianceError, ExtractionInvalid, PermanentError, TransientError
+from appliance.errors import (
+    ApplianceError,
+    ExtractionInvalid,
+    NotFound,
+    PermanentError,
+    TransientError,
+)
 from appliance.extract.extractor import extract_offer
 from appliance.extract.llm_client import LLMClient
 from appliance.jobs.broker import (
@@ -231,7 +237,14 @@ def record_delivery(outbox_id: int, state: str, detail: str | None) -> None:
     """Store what delivery did to an outbox row (idempotent)."""
     rt = runtime()
     assert rt.db is not None
-    stored = outbox.record_result(rt.db, outbox_id, state, detail=detail)
+    try:
+        stored = outbox.record_result(rt.db, outbox_id, state, detail=detail)
+    except NotFound:
+        # The row's database was lost and re-derived since the e-mail went out: nothing to
+        # update, and retrying cannot bring the row back.
+        log.error("outbox %s: %s, but the row no longer exists (database recovered?)",
+                  outbox_id, state, extra={"outbox_id": outbox_id})  # fmt: skip
+        return
     repo.add_event(rt.db, "outbox", stored, detail=f"outbox {outbox_id}: {detail or ''}"[:500])
 
 

@@ -107,9 +107,11 @@ class Appliance:
             env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         if name == "server":
+            # /healthz is public and answers 200 or 503 (a dependency down) once the app
+            # serves; a token is not needed (after a database recovery the old one is gone).
             wait_for(
                 "the API",
-                lambda: httpx.get(f"{self.url}/api/schema", headers=self.headers).is_success,
+                lambda: httpx.get(f"{self.url}/healthz", timeout=10).status_code in (200, 503),
                 60,
             )
 
@@ -117,7 +119,11 @@ class Appliance:
         proc = self.procs.pop(name, None)
         if proc and proc.poll() is None:
             proc.kill() if kill else proc.terminate()
-            proc.wait(30)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:  # a worker waiting for a slow LLM call
+                proc.kill()
+                proc.wait(30)
 
     def stop_all(self) -> None:
         for name in list(self.procs):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import email
 import email.policy
 import json
@@ -64,7 +65,8 @@ class Mail:
 
 
 def batch_size(default: int) -> int:
-    """Mails per chaos batch: ``APPLIANCE_CHAOS_MAILS`` (a smaller run on a busy CPU)."""
+    """Mails per chaos batch: ``APPLIANCE_CHAOS_MAILS`` overrides each test's default (kept small
+    so the whole suite stays within CI's budget on 2 cores; a larger run is a report)."""
     return int(os.environ.get("APPLIANCE_CHAOS_MAILS", default))
 
 
@@ -298,12 +300,60 @@ def chaos(
 # --- 1. workers killed repeatedly ----------------------------------------------------------
 
 
+@contextlib.contextmanager
+def observed(c: Chaos, llm_url: str) -> Iterator[None]:
+    """With ``APPLIANCE_CHAOS_PROMETHEUS=<file>``: a real Prometheus (configs/prometheus.yml,
+    ports rewritten) scrapes this chaos run, and at its end every query of the Grafana
+    dashboard is answered by it and written to <file> (for the operations report)."""
+    out = os.environ.get("APPLIANCE_CHAOS_PROMETHEUS")
+    if not out:
+        yield
+        return
+    import subprocess
+    from urllib.parse import urlsplit
+
+    import yaml
+
+    from tests.bench.grafana_queries import answer_all, report
+    from tests.integration.services import free_port
+    from tests.integration.test_prometheus import _prometheus_binary, scrape_config
+
+    vllm = urlsplit(llm_url)
+    conf = scrape_config({
+        "appliance-server": [f"127.0.0.1:{c.app.port}"],
+        "appliance-worker": [f"127.0.0.1:{c.app.env['APPLIANCE_WORKER__METRICS_PORT']}"],
+        "vllm": [f"{vllm.hostname}:{vllm.port}"],
+    }, interval="2s")  # fmt: skip
+    work = c.app.workdir
+    (work / "prometheus.yml").write_text(yaml.safe_dump(conf))
+    url = f"http://127.0.0.1:{free_port()}"
+    with open(work / "prometheus.log", "wb") as log:
+        proc = subprocess.Popen(
+            [_prometheus_binary(), f"--config.file={work / 'prometheus.yml'}",
+             f"--storage.tsdb.path={work / 'tsdb'}", f"--web.listen-address={url[7:]}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for("Prometheus ready", lambda: httpx.get(f"{url}/-/ready").is_success, 60)
+        yield
+        time.sleep(6)  # a few more scrapes of the settled state
+        Path(out).write_text(report(answer_all(url)))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 @pytest.mark.timeout(1500)
-def test_workers_killed_repeatedly(chaos: MakeChaos) -> None:
+def test_workers_killed_repeatedly(chaos: MakeChaos, vllm_server: str) -> None:
     c = chaos("kill")
-    batch = make_batch("kill", batch_size(20))
+    batch = make_batch("kill", batch_size(12))
     c.app.start("server")
     c.app.start("worker")
+    with observed(c, vllm_server):
+        _kill_workers_while_mails_flow(c, batch)
+
+
+def _kill_workers_while_mails_flow(c: Chaos, batch: list[Mail]) -> None:
     third = max(len(batch) // 3, 1)
     c.deliver(batch[:third])
     rnd = random.Random(1)
@@ -324,7 +374,7 @@ def test_workers_killed_repeatedly(chaos: MakeChaos) -> None:
 @pytest.mark.timeout(1200)
 def test_redis_restarted_mid_batch(chaos: MakeChaos) -> None:
     c = chaos("redis")
-    batch = make_batch("redis", batch_size(12))
+    batch = make_batch("redis", batch_size(8))
     c.app.start("server")
     c.app.start("worker")
     c.deliver(batch)
@@ -352,7 +402,7 @@ def test_llm_outage_is_waited_out(chaos: MakeChaos, vllm_server: str) -> None:
             "APPLIANCE_WORKER__MIN_BACKOFF_MS": "2000",
             "APPLIANCE_WORKER__MAX_BACKOFF_MS": "15000",
         })  # fmt: skip
-        batch = make_batch("llm", batch_size(10))
+        batch = make_batch("llm", batch_size(6))
         c.app.start("server")
         c.app.start("worker")
         c.deliver(batch)
@@ -376,7 +426,7 @@ def test_llm_outage_is_waited_out(chaos: MakeChaos, vllm_server: str) -> None:
 @pytest.mark.timeout(1800)
 def test_server_killed_then_database_lost(chaos: MakeChaos) -> None:
     c = chaos("db")
-    batch = make_batch("db", batch_size(10))
+    batch = make_batch("db", batch_size(6))
     c.app.start("server")
     c.app.start("worker")
     c.deliver(batch)
@@ -440,7 +490,7 @@ def test_imap_drops_and_uidvalidity_changes(chaos: MakeChaos, dovecot: Dovecot) 
     with TcpProxy(dovecot.host, dovecot.imap_port) as proxy:
         c = chaos("imap", account={"host": "127.0.0.1", "port": proxy.port})
         batch = make_batch(
-            "imap", batch_size(10), pad=60
+            "imap", batch_size(8), pad=60
         )  # ~3.5 KB each: a FETCH is cut in the middle
         proxy.cut(after_bytes=9000, times=2)
         first = batch[: max(len(batch) - 2, 1)]
