@@ -24,6 +24,7 @@ from appliance.mail.blobstore import BlobStore
 from appliance.settings import Settings
 from appliance.store import outbox, queries, repo, suppliers
 from appliance.store.db import Database
+from appliance.store.sync import naive_utc
 from appliance.workflow import dialogue
 from appliance.workflow.delivery import clear_markers
 
@@ -42,10 +43,6 @@ class AppContext:
 def _ctx(state: State) -> AppContext:
     ctx: AppContext = state.ctx
     return ctx
-
-
-def _naive_utc(d: dt.datetime | None) -> dt.datetime | None:
-    return d.astimezone(dt.UTC).replace(tzinfo=None) if d and d.tzinfo else d
 
 
 @get("/api/v1/offers")
@@ -73,9 +70,9 @@ async def list_offers(
     offer changed meanwhile comes again, none is skipped. Paging with a fixed
     ``updated_since`` and ``offset`` also works while offers are only added."""
     return queries.list_offers(
-        _ctx(state).db, supplier=supplier, state=offer_state, since=_naive_utc(since),
-        until=_naive_utc(until), limit=limit, offset=offset, q=q,
-        updated_since=_naive_utc(updated_since), after_id=after_id, reviewed=reviewed,
+        _ctx(state).db, supplier=supplier, state=offer_state, since=naive_utc(since),
+        until=naive_utc(until), limit=limit, offset=offset, q=q,
+        updated_since=naive_utc(updated_since), after_id=after_id, reviewed=reviewed,
     )  # fmt: skip
 
 
@@ -145,7 +142,7 @@ def list_suppliers(
     changed after it, ordered by (updated_at, id), with ``next_updated_since`` and
     ``next_after_id`` on every page."""
     return suppliers.list_suppliers(
-        _ctx(state).db, limit=limit, offset=offset, updated_since=_naive_utc(updated_since),
+        _ctx(state).db, limit=limit, offset=offset, updated_since=naive_utc(updated_since),
         after_id=after_id,
     )  # fmt: skip
 
