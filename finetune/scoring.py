@@ -9,8 +9,10 @@ Rules
 -----
 Fields. Per item: product_name, sku, brand, quantity, unit, unit_price, currency, total_price,
 moq, dimensions, weight, lead_time_days. Per offer: supplier.name, supplier.email, valid_until,
-incoterms, payment_terms. ``language`` is not scored; other keys (``notes``, ``message_id``) are
-ignored.
+incoterms, payment_terms (the contract's, as ``appliance.extract.fields`` lists them). ``language``
+is not scored; other keys (``notes``, ``message_id``) are ignored. Configured extra fields
+(``extra: {name: value}`` on an item or the offer) are scored as ``extra.<name>`` where the gold
+label holds them (a label holds only stated extra values).
 
 Labelled fields. A field is labelled when its key is present in the gold dict (for
 ``supplier.*``: the ``supplier`` key is present and is null or holds the sub-key). Gold
@@ -63,6 +65,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# The scored fields of the contract in its order: the lists of ``appliance.extract.fields``
+# (SCORED_ITEM_FIELDS, SCORED_OFFER_FIELDS, NUMERIC_ITEM_FIELDS), spelled out because this
+# module imports nothing of the appliance; a unit test holds them equal.
 ITEM_FIELDS: tuple[str, ...] = (
     "product_name", "sku", "brand", "quantity", "unit", "unit_price", "currency",
     "total_price", "moq", "dimensions", "weight", "lead_time_days",
@@ -71,6 +76,9 @@ OFFER_FIELDS: tuple[str, ...] = (
     "supplier.name", "supplier.email", "valid_until", "incoterms", "payment_terms",
 )  # fmt: skip
 NUMERIC_FIELDS = frozenset({"quantity", "unit_price", "total_price", "moq", "lead_time_days"})
+# Configured extra fields: ``extra: {name: value}`` on an item or the offer, scored by key.
+EXTRA = "extra"
+EXTRA_PREFIX = "extra."
 # Fields whose gold null means "not labelled" rather than "not stated".
 NULL_MEANS_UNLABELLED = frozenset({"product_name"})
 
@@ -264,6 +272,9 @@ class Counts:
     tp: int = 0
     fp: int = 0
     fn: int = 0
+    # Of the false positives: values given for a field whose label is null (the mail does not
+    # state it), the errors a reader of the offer cannot spot from the mail's own figures.
+    unstated: int = 0
 
     @property
     def support(self) -> int:
@@ -290,6 +301,7 @@ class Counts:
         self.tp += other.tp
         self.fp += other.fp
         self.fn += other.fn
+        self.unstated += other.unstated
 
     def as_dict(self) -> dict[str, Any]:
         """Counts plus the derived precision, recall, F1 and support."""
@@ -297,6 +309,7 @@ class Counts:
             "tp": self.tp,
             "fp": self.fp,
             "fn": self.fn,
+            "unstated": self.unstated,
             "support": self.support,
             "precision": self.precision,
             "recall": self.recall,
@@ -359,16 +372,18 @@ class Report:
         return out
 
     def table(self) -> str:
-        """An aligned text table: field, P, R, F1, support, TP, FP, FN, then the micro total."""
-        header = ("field", "P", "R", "F1", "support", "TP", "FP", "FN")
+        """An aligned text table: field, P, R, F1, support, TP, FP, FN, unstated (FPs for a field
+        the label says the mail does not state), then the micro total."""
+        header = ("field", "P", "R", "F1", "support", "TP", "FP", "FN", "unstated")
         rows = []
         for name in self.fields():
             c = self.counts[name]
             rows.append((name, _fmt(c.precision), _fmt(c.recall), _fmt(c.f1),
-                         str(c.support), str(c.tp), str(c.fp), str(c.fn)))  # fmt: skip
+                         str(c.support), str(c.tp), str(c.fp), str(c.fn),
+                         str(c.unstated)))  # fmt: skip
         o = self.overall
         total = ("overall (micro)", _fmt(o.precision), _fmt(o.recall), _fmt(o.f1),
-                 str(o.support), str(o.tp), str(o.fp), str(o.fn))  # fmt: skip
+                 str(o.support), str(o.tp), str(o.fp), str(o.fn), str(o.unstated))  # fmt: skip
         widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(len(header))]
 
         def line(r: tuple[str, ...]) -> str:
@@ -408,6 +423,7 @@ def _score_value(c: Counts, field_name: str, pred: Any, gold: Any) -> None:
             c.fn += 1
     elif not p_null:
         c.fp += 1
+        c.unstated += 1
 
 
 def _item_labelled(gold_item: Mapping[str, Any]) -> list[str]:
@@ -415,7 +431,16 @@ def _item_labelled(gold_item: Mapping[str, Any]) -> list[str]:
         f
         for f in ITEM_FIELDS
         if f in gold_item and not (f in NULL_MEANS_UNLABELLED and gold_item[f] is None)
-    ]
+    ] + [k for k in gold_item if k.startswith(EXTRA_PREFIX)]
+
+
+def _flat(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item with its extra values as ``extra.<name>`` keys."""
+    out = {k: v for k, v in item.items() if k != EXTRA}
+    extra = item.get(EXTRA)
+    if isinstance(extra, Mapping):
+        out.update((EXTRA_PREFIX + str(k), v) for k, v in extra.items())
+    return out
 
 
 def _offer_value(offer: Mapping[str, Any], path: str) -> tuple[bool, Any]:
@@ -478,7 +503,7 @@ def _items(offer: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     items = offer.get("items")
     if not isinstance(items, list):
         return []
-    return [it if isinstance(it, Mapping) else {} for it in items]
+    return [_flat(it) if isinstance(it, Mapping) else {} for it in items]
 
 
 def score_offer(report: Report, pred: Mapping[str, Any] | None, gold: Mapping[str, Any]) -> None:
@@ -488,7 +513,8 @@ def score_offer(report: Report, pred: Mapping[str, Any] | None, gold: Mapping[st
         report.n_valid += 1
     offer: Mapping[str, Any] = pred if isinstance(pred, Mapping) else {}
 
-    for path in OFFER_FIELDS:
+    gold_extra = gold.get(EXTRA) if isinstance(gold.get(EXTRA), Mapping) else {}
+    for path in (*OFFER_FIELDS, *(EXTRA_PREFIX + str(k) for k in gold_extra)):
         labelled, g = _offer_value(gold, path)
         if labelled:
             _, p = _offer_value(offer, path)
@@ -507,6 +533,7 @@ def score_offer(report: Report, pred: Mapping[str, Any] | None, gold: Mapping[st
             c = report.counts.setdefault(name, Counts())
             if not is_null(name, pred_items[i].get(name)):
                 c.fp += 1
+                c.unstated += 1
     for j in lone_gold:
         g_item = gold_items[j]
         for name in _item_labelled(g_item):

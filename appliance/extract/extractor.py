@@ -1,18 +1,27 @@
-"""One mail in, one validated offer out: preprocess → prompt → constrained LLM call → contract."""
+"""One mail in, one validated offer out: preprocess → readers → table rows or grounded model
+choice per chunk → shared facts and offer terms → contract → evidence check."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.extract import grounding
 from appliance.extract.confidence import leaf_values, remap_items
 from appliance.extract.contract import Offer, Supplier, item_origins, normalise_offer
 from appliance.extract.evidence import Evidence, check_evidence, kept_items, unfound_values
 from appliance.extract.llm_client import Completion, LLMClient
 from appliance.extract.prompt import build_messages
+from appliance.extract.readers import read
+from appliance.extract.rows import line_items, table_items
+from appliance.extract.supplier import supplier_of
 from appliance.preprocess import ParsedMail, parse_mail
 from appliance.settings import Settings
+
+# A mail longer than this many chunks of ``llm.max_input_chars`` is read only that far.
+MAX_CHUNKS = 8
 
 
 @dataclass(frozen=True)
@@ -38,34 +47,103 @@ def preprocess(raw: bytes, settings: Settings) -> ParsedMail:
     )
 
 
+def chunks(text: str, max_chars: int, limit: int = MAX_CHUNKS) -> list[str]:
+    """``text`` split at line ends into pieces of at most ``max_chars`` (a longer line is cut),
+    at most ``limit`` of them (the rest of a very long mail is not read)."""
+    out: list[str] = []
+    cur = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > max_chars:
+            if cur:
+                out.append(cur)
+                cur = ""
+            out.append(line[:max_chars])
+            line = line[max_chars:]
+        if len(cur) + len(line) > max_chars and cur:
+            out.append(cur)
+            cur = ""
+        cur += line
+    if cur.strip():
+        out.append(cur)
+    return out[:limit]
+
+
+async def _read_chunk(
+    mail: ParsedMail,
+    chunk: str,
+    first: bool,
+    settings: Settings,
+    client: LLMClient,
+    model: str | None,
+) -> tuple[grounding.Decoded, Completion | None, dict[str, float]]:
+    """One model call over one chunk with its grounded schema (none when the chunk states no
+    product fact)."""
+    g = grounding.build(chunk, mail.subject if first else "")
+    if not g.has_facts():
+        return grounding.Decoded(), None, {}
+    messages = build_messages(mail, settings.llm.max_input_chars, chunk)
+    completion = await client.complete_json(messages, model, grounding.schema(g))
+    decoded = grounding.decode(completion.data, g)
+    return decoded, completion, completion.confidence
+
+
+def _merged(completions: list[Completion], model: str) -> Completion:
+    """One Completion summing the calls of a mail (none: no model call was needed)."""
+    return Completion(
+        data={"calls": len(completions)},
+        model=completions[0].model if completions else model,
+        prompt_tokens=sum(c.prompt_tokens for c in completions),
+        completion_tokens=sum(c.completion_tokens for c in completions),
+        cached_tokens=sum(c.cached_tokens for c in completions),
+        elapsed_ms=max((c.elapsed_ms for c in completions), default=0.0),
+    )
+
+
 async def extract_offer(
     raw: bytes, settings: Settings, client: LLMClient, *, model: str | None = None
 ) -> Extraction:
     """Extract the offer of one raw mail; errors follow ``appliance.errors``.
 
-    ``model``: the served model or adapter name (default: ``settings.llm.served_model``).
+    Readers find the typed candidates; a table with a recognised header gives its items row by
+    row without the model; otherwise each chunk of the text goes to the model with a schema
+    that lets it only choose among the chunk's candidates (``extract.grounding``). Offer terms
+    come from the readers. ``model``: the served model or adapter name (default:
+    ``settings.llm.served_model``).
     """
     start = time.perf_counter()
     mail = preprocess(raw, settings)
+    cands = read(mail.text)
     pre_ms = (time.perf_counter() - start) * 1000
-    messages = build_messages(mail, settings.llm.max_input_chars)
-    completion = await client.complete_json(messages, model)
-    offer = normalise_offer(
-        completion.data,
-        language=mail.language,
-        sender=Supplier(name=mail.from_name, email=mail.from_addr),
+    items = table_items(mail.text, grounding.single_currency(cands)) or line_items(mail.text, cands)
+    confidence: dict[str, float] = {}
+    completions: list[Completion] = []
+    if not items:
+        pieces = chunks(mail.text, settings.llm.max_input_chars) or [""]
+        results = await asyncio.gather(
+            *(_read_chunk(mail, c, i == 0, settings, client, model) for i, c in enumerate(pieces))
+        )
+        for decoded, completion, conf in results:
+            confidence.update(grounding.confidence_paths(conf, decoded, len(items)))
+            items += decoded.items
+            if completion is not None:
+                completions.append(completion)
+    grounding.share_facts(items, cands)
+    sender = Supplier(name=mail.from_name, email=mail.from_addr)
+    supplier = supplier_of(mail.text, mail.from_name, mail.from_addr)
+    raw_offer = {"supplier": supplier.model_dump(), "items": items, **grounding.offer_terms(cands)}
+    offer = normalise_offer(raw_offer, language=mail.language, sender=sender)
+    checked, dropped = check_evidence(
+        offer, Evidence(mail.subject, f"{mail.from_name or ''} <{mail.from_addr or ''}>", mail.text)
     )
-    sender = f"{mail.from_name or ''} <{mail.from_addr or ''}>"
-    checked, dropped = check_evidence(offer, Evidence(mail.subject, sender, mail.text))
     # Item positions move twice (duplicates merged, items the mail does not name removed):
     # the confidences follow their items, and only values still present keep one.
-    confidence = remap_items(completion.confidence, item_origins(completion.data))
+    confidence = remap_items(confidence, item_origins(raw_offer))
     confidence = remap_items(confidence, kept_items(len(offer.items), dropped))
     present = leaf_values(checked.model_dump())
     return Extraction(
         offer=checked,
         mail=mail,
-        completion=completion,
+        completion=_merged(completions, model or settings.llm.served_model),
         preprocess_ms=pre_ms,
         dropped=dropped,
         confidence={p: c for p, c in confidence.items() if p in present},

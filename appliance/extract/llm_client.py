@@ -74,7 +74,13 @@ class LLMClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def payload(self, messages: list[dict[str, str]], model: str | None = None) -> dict[str, Any]:
+    def payload(
+        self,
+        messages: list[dict[str, str]],
+        model: str | None = None,
+        schema: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The request body: ``schema`` (this mail's grounded schema) or the client's default."""
         s = self.settings
         return {
             "model": model or s.served_model,
@@ -86,7 +92,7 @@ class LLMClient:
             "top_logprobs": 0,
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": "offer", "schema": self.schema, "strict": True},
+                "json_schema": {"name": "offer", "schema": schema or self.schema, "strict": True},
             },
         }
 
@@ -145,10 +151,14 @@ class LLMClient:
         return result
 
     async def complete_json(
-        self, messages: list[dict[str, str]], model: str | None = None
+        self,
+        messages: list[dict[str, str]],
+        model: str | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> Completion:
-        """One constrained completion, parsed; retries transient failures with backoff."""
-        body = self.payload(messages, model)
+        """One completion constrained by ``schema`` (default: the client's), parsed; retries
+        transient failures with backoff."""
+        body = self.payload(messages, model, schema)
         attempt = failovers = 0
         while True:
             start = time.perf_counter()

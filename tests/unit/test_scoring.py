@@ -336,7 +336,8 @@ def test_table_and_as_dict_render() -> None:
     json.dumps(d)  # JSON-ready
     assert d["n"] == 2 and d["n_valid"] == 1
     assert d["fields"]["unit_price"] == {
-        "tp": 0, "fp": 1, "fn": 2, "support": 2, "precision": 0.0, "recall": 0.0, "f1": 0.0,
+        "tp": 0, "fp": 1, "fn": 2, "unstated": 0, "support": 2, "precision": 0.0,
+        "recall": 0.0, "f1": 0.0,
     }  # fmt: skip
     assert d["fields"]["sku"]["tp"] == 1
     assert d["overall"]["support"] == 8
@@ -352,3 +353,17 @@ def test_scoring_module_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_unstated_counts_values_for_fields_the_mail_does_not_state():
+    gold = {"items": [{"product_name": "Nails", "moq": None, "unit_price": 2.0}]}
+    pred = {
+        "items": [
+            {"product_name": "Nails", "moq": 1, "unit_price": 3.0},
+            {"product_name": "X", "moq": 5},
+        ]
+    }
+    r = score([(pred, gold)])
+    assert r.counts["moq"].fp == 2 and r.counts["moq"].unstated == 2  # matched item + lone item
+    assert r.counts["unit_price"].fp == 1 and r.counts["unit_price"].unstated == 0  # wrong, stated
+    assert r.overall.unstated == 3  # and the lone item's name

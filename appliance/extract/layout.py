@@ -1,0 +1,285 @@
+"""Items from the layout of a mail's text: lines, the spans that can name a product, and tables.
+
+Three things the grounded extraction needs from the text's shape:
+
+- ``lines``: each line with its span and what it looks like (blank, bullet, table row,
+  key-value, prose) and its cells;
+- ``name_options``: the spans of text that may name a product (a bullet's text, a key-value
+  line's value, a table cell, a line or a clause of one, with any trailing quantity/price part
+  cut off): the model chooses among these, it never writes a name;
+- ``tables``: a table (rows split by ``|``, tabs or runs of spaces) whose header names its
+  columns (EN/RU synonyms: name, SKU, quantity, unit, price, total, currency, MOQ, lead time) is
+  read row by row without the model: a price list of 500 rows costs no model call. Section
+  rows (a lone text cell), repeated header rows and total/VAT rows are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from appliance.extract.readers.types import Span
+
+LineKind = Literal["blank", "bullet", "row", "kv", "prose"]
+
+MAX_NAME = 80
+MIN_NAME = 3
+
+_BULLET = re.compile(r"^\s*(?:[-*•·–—►▪◦]|\d{1,3}[.)]|[a-zа-я][.)])\s+", re.IGNORECASE)
+_KV = re.compile(r"^\s*([^\W\d][\w .,/()#№-]{0,38}?)\s*[:=]\s+(?=\S)")
+_CELL_SPLIT = re.compile(r"\s*\|\s*|\t+|\s{2,}")
+_CLAUSE_SPLIT = re.compile(r"\s*(?:[:;|]|,(?=\s)|\.\s|\s[-–—]\s|\(|\)|\bat\s|\bпо\s)\s*")
+_RULE_ROW = re.compile(r"^[\s|:+=_-]*$")
+_LETTER = re.compile(r"[^\W\d_]")
+TOTAL_WORDS = re.compile(
+    r"\b(?:sub-?total|total|vat|tax|shipping|freight|discount|grand total|итого|всего|"
+    r"в т\.\s?ч\.|ндс|доставка|скидка|сумма)\b",
+    re.IGNORECASE,
+)
+# Words that begin a line which is about the mail, not a product.
+_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|ответ|пересл)\s*:\s*)+", re.I)
+# Labels of a field are not product names ("MOQ", "Price", "Цена").
+_LABEL_ONLY = re.compile(
+    r"^(?:moq|min(?:imum)?\.?\s+order(?:\s+quantity)?|price|unit\s+price|total|qty|quantity|"
+    r"lead\s+time|delivery|weight|dimensions|size|art|sku|item|цена|количество|кол-во|"
+    r"минимальная\s+партия|срок(?:\s+поставки)?|вес|размеры|артикул|арт)\.?$",
+    re.IGNORECASE,
+)
+_NOT_A_NAME = re.compile(
+    r"^(?:dear|hello|hi|hey|thanks?|thank you|best|kind|regards|sincerely|please|sent from|"
+    r"здравствуйте|добрый|уважаем|с уважением|спасибо|всего доброго)\b",
+    re.IGNORECASE,
+)
+
+# Column roles of a table header, by synonyms (EN/RU), in order of precedence.
+COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "sku": ("sku", "art", "art.", "article", "item no", "item #", "item number", "part no",
+            "p/n", "part number", "code", "cat. no", "артикул", "арт", "арт.", "код"),
+    "total": ("total", "amount", "sum", "line total", "ext. price", "extended", "сумма",
+              "стоимость", "итого"),
+    "unit_price": ("unit price", "price", "price per unit", "rate", "цена", "цена за ед",
+                   "цена за единицу", "unit cost", "cost"),
+    "quantity": ("qty", "quantity", "qnty", "amount ordered", "кол-во", "количество", "кол."),
+    "unit": ("unit", "uom", "u/m", "ед", "ед.", "ед. изм", "ед. изм.", "единица"),
+    "currency": ("currency", "cur", "валюта"),
+    "moq": ("moq", "min order", "minimum order", "min. order", "min qty", "мин. партия",
+            "минимальная партия", "мин. заказ"),
+    "lead_time": ("lead time", "delivery", "delivery time", "срок", "срок поставки"),
+    "name": ("product", "item", "description", "name", "product name", "goods", "model",
+             "наименование", "товар", "описание", "продукция", "модель", "название"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the text: its span, its kind and its cells (a row's columns, a key-value
+    line's key and value, else the line itself)."""
+
+    start: int
+    end: int
+    text: str
+    kind: LineKind
+    cells: tuple[Span, ...] = ()
+
+
+@dataclass
+class Table:
+    """A table read by its header: the column role of each header cell and the data rows."""
+
+    header: Line
+    roles: dict[int, str]
+    rows: list[Line] = field(default_factory=list)
+    # Currency named in the header (``Price, EUR``, ``Цена, руб.``), as written.
+    currency_text: str | None = None
+
+
+def _cells(text: str, offset: int, splitter: re.Pattern[str]) -> tuple[Span, ...]:
+    out = []
+    pos = 0
+    for m in splitter.finditer(text):
+        if m.start() > pos:
+            out.append(Span(offset + pos, offset + m.start(), text[pos : m.start()]))
+        pos = m.end()
+    if pos < len(text):
+        out.append(Span(offset + pos, offset + len(text), text[pos:]))
+    return tuple(c for c in out if c.text.strip())
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    """The span ``text[start:end]`` without surrounding blanks and punctuation, or None."""
+    while start < end and (text[start].isspace() or text[start] in "-*•·:;,.|"):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in "-*•·:;,|"):
+        end -= 1
+    return Span(start, end, text[start:end]) if end > start else None
+
+
+def lines(text: str) -> list[Line]:
+    """Every line of ``text`` with its kind and cells (offsets into ``text``)."""
+    out: list[Line] = []
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        body = raw.rstrip("\r\n")
+        start, end = pos, pos + len(body)
+        pos += len(raw)
+        stripped = body.strip()
+        if not stripped:
+            out.append(Line(start, end, body, "blank"))
+            continue
+        lead = len(body) - len(body.lstrip())
+        cells = _cells(stripped, start + lead, _CELL_SPLIT)
+        if m := _BULLET.match(body):
+            out.append(
+                Line(start, end, body, "bullet", (Span(start + m.end(), end, body[m.end() :]),))
+            )
+        elif len(cells) >= 2 and (
+            "|" in body or "\t" in body or re.search(r"\S\s{2,}\S", stripped)
+        ):
+            out.append(Line(start, end, body, "row", cells))
+        elif m := _KV.match(body):
+            key = Span(start + m.start(1), start + m.end(1), m.group(1))
+            out.append(
+                Line(start, end, body, "kv", (key, Span(start + m.end(), end, body[m.end() :])))
+            )
+        else:
+            out.append(Line(start, end, body, "prose", (Span(start, end, body),)))
+    return out  # fmt: skip
+
+
+def _clauses(text: str, span: Span) -> Iterator[Span]:
+    """The span itself and its clauses (split at ``:;|,()`` and dashes)."""
+    yield span
+    pos = 0
+    for m in _CLAUSE_SPLIT.finditer(span.text):
+        if m.start() > pos and (s := _trimmed(text, span.start + pos, span.start + m.start())):
+            yield s
+        pos = m.end()
+    if pos and pos < len(span.text) and (s := _trimmed(text, span.start + pos, span.end)):
+        yield s
+
+
+def _cut_before(text: str, span: Span, cuts: list[int]) -> Span | None:
+    """``span`` cut before the first position of ``cuts`` inside it (a quantity or price)."""
+    inside = [c for c in cuts if span.start < c < span.end]
+    if not inside:
+        return None
+    return _trimmed(text, span.start, min(inside))
+
+
+def name_options(text: str, subject: str = "", cuts: list[int] | None = None) -> list[str]:
+    """Texts that may name a product, each a span of ``text`` (or of ``subject``), in text
+    order, without repeats: lines, their clauses, bullets, key-value values and table cells,
+    also cut before the first of ``cuts`` (start offsets of quantities and prices) inside
+    them. Between ``MIN_NAME`` and ``MAX_NAME`` characters, holding a letter."""
+    cuts = sorted(cuts or [])
+    cut_set = set(cuts)
+    seen: dict[str, None] = {}
+
+    def add(s: Span | None, source: str) -> None:
+        if s is None:
+            return
+        t = s.text.strip()
+        if not (MIN_NAME <= len(t) <= MAX_NAME) or not _LETTER.search(t):
+            return
+        if _NOT_A_NAME.match(t) or _LABEL_ONLY.match(t) or "@" in t or "://" in t:
+            return
+        if t in source and not (source is text and s.start in cut_set):
+            seen.setdefault(t, None)
+
+    for line in lines(text):
+        if line.kind == "blank":
+            continue
+        spans = list(line.cells[1:] if line.kind == "kv" else line.cells)
+        if line.kind in ("bullet", "prose"):
+            spans = [s for c in spans for s in _clauses(text, c)]
+        for s in spans:
+            add(s, text)
+            add(_cut_before(text, s, cuts), text)
+    # The subject's clauses last (a subject names the offer more often than one product);
+    # the whole subject only when it has no clauses ("Offer: chairs" offers "chairs").
+    subj = _SUBJECT_PREFIX.sub("", subject).strip()
+    if subj:
+        whole = Span(subject.index(subj), subject.index(subj) + len(subj), subj)
+        parts = list(_clauses(subject, whole))
+        for s in parts[1:] or parts:
+            add(s, subject)
+    return list(seen)  # fmt: skip
+
+
+def _role(cell: str) -> str | None:
+    low = " ".join(re.sub(r"[,(].*$", "", cell.casefold()).split()).strip(" .:#")
+    for role, words in COLUMN_SYNONYMS.items():
+        if low in words or any(low.startswith(w + " ") for w in words if len(w) > 3):
+            return role
+    return None
+
+
+def _header_currency(cells: tuple[Span, ...], roles: dict[int, str]) -> str | None:
+    for i, role in roles.items():
+        if role in ("unit_price", "total"):
+            m = re.search(r"[,(]\s*([^\s,()]+)\s*\)?\s*$", cells[i].text)
+            if m:
+                return m.group(1)
+    return None
+
+
+def tables(text: str) -> list[Table]:
+    """Tables of ``text`` whose header names a product column and a price or quantity column,
+    with their data rows (section rows, repeated headers, total/VAT rows left out)."""
+    out: list[Table] = []
+    current: Table | None = None
+    gap = 0
+    for line in lines(text):
+        roles = {i: r for i, c in enumerate(line.cells) if (r := _role(c.text))}
+        is_header = (
+            line.kind == "row"
+            and "name" in roles.values()
+            and ({"unit_price", "total", "quantity"} & set(roles.values()))
+        )
+        if is_header:
+            if current is not None and len(roles) == len(current.roles):
+                continue  # the header repeated (a new page of the list)
+            current = Table(line, roles, currency_text=_header_currency(line.cells, roles))
+            out.append(current)
+            gap = 0
+            continue
+        if current is None:
+            continue
+        if line.kind == "blank" or _RULE_ROW.match(line.text):
+            gap += line.kind == "blank"
+            if gap >= 2:
+                current = None
+            continue
+        gap = 0
+        if line.kind != "row" or len(line.cells) < 2:
+            if len(line.cells) == 1 and not re.search(r"\d", line.text):
+                continue  # a section row ("Кабели силовые")
+            current = None
+            continue
+        if TOTAL_WORDS.search(line.cells[0].text) and not _LETTER.search(line.cells[-1].text):
+            continue
+        current.rows.append(line)
+    return [t for t in out if t.rows]
+
+
+def row_cells(table: Table, row: Line) -> dict[str, Span]:
+    """The cells of ``row`` by column role. Cells pair with header columns by position when the
+    counts agree, else by the nearest header cell in character column."""
+    header = table.header.cells
+    out: dict[str, Span] = {}
+    if len(row.cells) == len(header):
+        for i, cell in enumerate(row.cells):
+            if i in table.roles:
+                out.setdefault(table.roles[i], cell)
+        return out
+    h0 = table.header.start
+    centers = [((c.start + c.end) / 2 - h0) for c in header]
+    r0 = row.start
+    for cell in row.cells:
+        mid = (cell.start + cell.end) / 2 - r0
+        i = min(range(len(centers)), key=lambda k: abs(centers[k] - mid))
+        if i in table.roles:
+            out.setdefault(table.roles[i], cell)
+    return out

@@ -1,0 +1,165 @@
+"""Items read from table rows without the model: one item per row of a table whose header
+names its columns (``layout.tables``), so a price list of hundreds of rows costs no model call.
+
+Each cell is read by the role of its column: the name and code as written; quantities, prices,
+totals and MOQs as numbers (money read by the readers with its currency, else the header's
+currency ``Price, EUR`` or the mail's only one); lead times as the readers read them (a bare
+number in a lead-time column is days). A row without a name or without any figure is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from appliance.extract import layout
+from appliance.extract.contract import CURRENCIES, normalise_currency
+from appliance.extract.readers import read
+from appliance.extract.readers.numbers import parse_number
+from appliance.extract.readers.types import Candidates, Quantity, Span
+
+# A count opening a line ("27  4x6 Print", "4 bottles of Chardonnay", "3 x Chair").
+_LEADING_COUNT = re.compile(r"(\d{1,6})(?:\s{2,}|\s*[x×]\s+|\s+\w+\s+of\s+)")
+# Lines about paying or spending, not products.
+_NOT_ITEM = re.compile(
+    r"^(?:paid|payment|when|if|you|your|we|our|the total|balance|amount|оплачено|оплата)\b",
+    re.IGNORECASE,
+)
+FIGURES = ("quantity", "unit_price", "total_price", "moq", "lead_time_days")
+
+
+def _money(cell: Span, currency: str | None) -> tuple[float | None, str | None]:
+    found = read(cell.text)
+    if found.money:
+        m = found.money[0]
+        return m.value, m.currency or currency
+    return parse_number(cell.text), currency
+
+
+def row_item(table: layout.Table, row: layout.Line, currency: str | None) -> dict[str, Any]:
+    """The item of one table row in the contract's shape (only the fields it states)."""
+    cells = layout.row_cells(table, row)
+    item: dict[str, Any] = {}
+    if "currency" in cells and (cur := normalise_currency(cells["currency"].text)) in CURRENCIES:
+        currency = cur
+    if name := cells.get("name"):
+        item["product_name"] = name.text.strip()
+    if code := cells.get("sku"):
+        item["sku"] = code.text.strip()
+    if unit := cells.get("unit"):
+        item["unit"] = unit.text.strip()
+    for role, fname in (("unit_price", "unit_price"), ("total", "total_price")):
+        if cell := cells.get(role):
+            value, cur = _money(cell, currency)
+            if value is not None:
+                item[fname] = value
+                if cur:
+                    item.setdefault("currency", cur)
+    for role in ("quantity", "moq"):
+        if cell := cells.get(role):
+            q = read(cell.text).quantities
+            value = q[0].value if q else parse_number(cell.text)
+            if value is not None:
+                item[role] = value
+                if role == "quantity" and q and q[0].unit and "unit" not in item:
+                    item["unit"] = q[0].unit
+    if cell := cells.get("lead_time"):
+        lead = read(cell.text).lead_times
+        days = lead[0].days if lead else parse_number(cell.text)
+        if days is not None:
+            item["lead_time_days"] = int(days)
+    return item
+
+
+def table_items(text: str, mail_currency: str | None) -> list[dict[str, Any]]:
+    """Items of every recognised table of ``text``: rows with a name and at least one figure."""
+    items: list[dict[str, Any]] = []
+    for table in layout.tables(text):
+        currency = normalise_currency(table.currency_text) if table.currency_text else None
+        currency = currency if currency in CURRENCIES else mail_currency
+        for row in table.rows:
+            item = row_item(table, row, currency)
+            if item.get("product_name") and any(f in item for f in FIGURES):
+                items.append(item)
+    return items
+
+
+def _in_line(spans: list[Any], line: layout.Line) -> list[Any]:
+    return [s for s in spans if line.start <= s.start and s.end <= line.end]
+
+
+def line_items(text: str, cands: Candidates) -> list[dict[str, Any]]:
+    """Items of a list whose lines each price one product (bullets, numbered lines, rows
+    without a recognised header): at least two such lines, each one item. The name is the
+    line's text before its first price or quantity; the facts are the line's own. A line with
+    two amounts reads them as unit price and total."""
+    found: list[dict[str, Any]] = []
+    for line in layout.lines(text):
+        if line.kind not in ("bullet", "row"):
+            continue
+        money = [m for m in _in_line(cands.money, line) if m.role in ("price", "total", "other")]
+        if not any(m.role != "total" for m in money):
+            continue
+        qty = _in_line(cands.quantities, line)
+        body = line.cells[0]
+        start = body.start
+        if m := _LEADING_COUNT.match(text, start, line.end):  # "27  4x6 Print", "4 bottles of"
+            start = m.end()
+            if not qty:
+                qty = [Quantity(m.start(1), m.end(1), m.group(1), value=float(m.group(1)))]
+        for code in _in_line(cands.codes, line):  # a leading code column is not the name
+            if code.start == start and re.match(r"\s{2,}|\t|\s*\|", text[code.end : line.end]):
+                start = (
+                    code.end
+                    + len(text[code.end : line.end])
+                    - len(text[code.end : line.end].lstrip(" \t|"))
+                )
+        figures = [s.start for s in money + qty if s.start >= start]
+        name = _name_before(text, Span(start, line.end, text[start : line.end]), figures)
+        if not name or layout.TOTAL_WORDS.search(name) or _NOT_ITEM.match(name):
+            continue
+        item: dict[str, Any] = {"product_name": name}
+        prices = [m for m in money if m.role != "total"]
+        totals = [m for m in money if m.role == "total"]
+        if len(prices) >= 2 and not totals:
+            prices, totals = prices[:1], prices[1:2]
+        if prices:
+            item["unit_price"] = prices[0].value
+            item["currency"] = prices[0].currency
+        if totals:
+            item["total_price"] = totals[0].value
+            item["currency"] = item.get("currency") or totals[0].currency
+        q = [x for x in qty if x.role in ("quantity", "other")]
+        if q:
+            item["quantity"] = q[0].value
+            if q[0].unit:
+                item["unit"] = q[0].unit
+        for attr, fname in (("codes", "sku"), ("dimensions", "dimensions"),
+                            ("weights", "weight"), ("lead_times", "lead_time_days")):  # fmt: skip
+            own = _in_line(getattr(cands, attr), line)
+            if own:
+                item[fname] = _fact(fname, own[0])
+        found.append({k: v for k, v in item.items() if v is not None})
+    return found if len(found) >= 2 else []
+
+
+def _name_before(text: str, body: layout.Span, figures: list[int]) -> str | None:
+    end = min(figures, default=body.end)
+    cut = text[body.start : end].strip().rstrip(" :-–—,;(|\t@").strip()
+    cut = cut.removesuffix(" at").removesuffix(" по").strip(" :-–—,;(")
+    return cut if len(cut) >= layout.MIN_NAME and any(c.isalpha() for c in cut) else None
+
+
+def _fact(fname: str, cand: Any) -> Any:
+    if fname == "dimensions":
+        return {
+            "length": cand.length,
+            "width": cand.width,
+            "height": cand.height,
+            "unit": cand.unit,
+        }
+    if fname == "weight":
+        return {"value": cand.value, "unit": cand.unit}
+    if fname == "lead_time_days":
+        return cand.days
+    return cand.text.strip()
