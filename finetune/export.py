@@ -16,7 +16,8 @@ The label of a mail holds only what that mail states: a value whose provenance n
 reading that mail could not have found it. The label holds the current values, so reviewers'
 corrections are the gold: a corrected value keeps the mail the replaced value came from (or the
 offer's first mail when the reviewer filled a gap), an item a reviewer removed is gone and one a
-reviewer added is there.
+reviewer added is there. Configured extra fields (``[[extraction.fields]]``) are in the label as
+the API gives them (``extra``, on the item and on the offer), by the same rule.
 
 The API needs a token with the ``read`` scope: ``--token`` or ``APPLIANCE_API_TOKEN``.
 """
@@ -33,13 +34,8 @@ from typing import Any
 import httpx
 
 from appliance.extract.evidence import locate
+from appliance.extract.fields import EXTRA, EXTRA_PREFIX, ITEM_NAMES, OFFER_VALUES
 from appliance.preprocess import parse_mail
-
-_ITEM_FIELDS = (
-    "product_name", "sku", "brand", "quantity", "unit", "unit_price", "currency", "total_price",
-    "moq", "dimensions", "weight", "lead_time_days",
-)  # fmt: skip
-_OFFER_FIELDS = ("valid_until", "incoterms", "payment_terms")
 
 
 def label_for_mail(offer: dict[str, Any], mail_id: int, text: str) -> dict[str, Any]:
@@ -55,15 +51,21 @@ def label_for_mail(offer: dict[str, Any], mail_id: int, text: str) -> dict[str, 
             return value
         return None
 
+    def extra(pos: int | None, values: dict[str, Any] | None) -> dict[str, Any]:
+        kept = {n: own(pos, EXTRA_PREFIX + n, v) for n, v in (values or {}).items()}
+        return {n: v for n, v in kept.items() if v is not None}
+
     items = []
     for pos, item in enumerate(offer["items"]):
-        row = {name: own(pos, name, item.get(name)) for name in _ITEM_FIELDS}
+        row = {name: own(pos, name, item.get(name)) for name in ITEM_NAMES}
+        row[EXTRA] = extra(pos, item.get(EXTRA))
         if row["product_name"]:
             items.append(row)
     return {
         "supplier": offer["supplier"],
         "items": items,
-        **{name: own(None, name, offer.get(name)) for name in _OFFER_FIELDS},
+        **{name: own(None, name, offer.get(name)) for name in OFFER_VALUES},
+        EXTRA: extra(None, offer.get(EXTRA)),
         "language": offer.get("language") or "und",
         "reviewed_by": offer.get("reviewed_by"),
         "reviewed_at": offer.get("reviewed_at"),

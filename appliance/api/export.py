@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 from litestar.response import File
 
+from appliance.extract.fields import extra_fields
 from appliance.store import export, sync
 from appliance.store.db import Database, utcnow
 from appliance.store.sync import naive_utc
@@ -28,7 +29,8 @@ def _send(state: State, kind: str, fmt_name: str, f: sync.Filters, **extra: Any)
     fmt = export.get_format(fmt_name)
     tmp_dir = state.ctx.settings.paths.resolve(state.ctx.settings.paths.data_dir) / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    path = export.to_temp_file(db, kind, fmt, f, directory=tmp_dir, **extra)
+    fields = extra_fields(state.ctx.settings)
+    path = export.to_temp_file(db, kind, fmt, f, directory=tmp_dir, extra=fields, **extra)
     return File(
         path=path,
         filename=export.filename(kind, fmt, utcnow()),
@@ -48,7 +50,8 @@ def export_offers(
 ) -> File:
     """All offers matching the filters of ``GET /api/v1/offers`` (supplier, state, ``q``,
     ``updated_since``) as one CSV or Parquet file, one row per offer, by id (oldest change
-    first with ``updated_since``). Timestamps are UTC."""
+    first with ``updated_since``), a column ``extra_<name>`` per configured offer-level extra
+    field. Timestamps are UTC."""
     f = sync.Filters(supplier=supplier, state=offer_state, q=q,
                      updated_since=naive_utc(updated_since))  # fmt: skip
     return _send(state, "offers", fmt, f)
@@ -65,7 +68,8 @@ def export_items(
 ) -> File:
     """All items matching the filters of ``GET /api/v1/items`` (supplier, offer state, ``q``,
     ``updated_since``) as one CSV or Parquet file, one row per item with its offer's id, state,
-    supplier and ``updated_at``; dimensions and weight in their own columns."""
+    supplier and ``updated_at``; dimensions and weight in their own columns, a column
+    ``extra_<name>`` per configured item-level extra field."""
     f = sync.Filters(supplier=supplier, state=offer_state, q=q,
                      updated_since=naive_utc(updated_since))  # fmt: skip
     return _send(state, "items", fmt, f)

@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 
 from appliance.errors import ApplianceError
+from appliance.extract.fields import extra_fields
 from appliance.store import corrections, queries, sync
 from appliance.store.db import Database
 from appliance.store.sync import naive_utc
@@ -21,9 +22,11 @@ from appliance.store.sync import naive_utc
 class CorrectionRequest:
     """A reviewer's corrections of one offer; positions are those before the request."""
 
-    # Offer-level values: valid_until (ISO date), incoterms, payment_terms.
+    # Offer-level values: valid_until (ISO date), incoterms, payment_terms; a configured extra
+    # field as "extra.<name>" (or an "extra" object of name → value; null clears it).
     fields: dict[str, Any] | None = None
-    # Item position ("0", "1" …) → the item's values to change (contract field names).
+    # Item position ("0", "1" …) → the item's values to change (contract field names, extra
+    # fields as for ``fields``).
     items: dict[str, dict[str, Any]] | None = None
     # New items (product_name required), appended.
     add_items: list[dict[str, Any]] | None = None
@@ -74,7 +77,7 @@ def correct_offer(
     rows = corrections.correct(
         ctx.db, offer_id, user=reviewer(request), fields=data.fields,
         items=data.items, add_items=data.add_items, remove_items=data.remove_items,
-        comment=data.comment, dialogue=ctx.settings.dialogue,
+        comment=data.comment, dialogue=ctx.settings.dialogue, extra=extra_fields(ctx.settings),
     )  # fmt: skip
     return {**queries.get_offer(ctx.db, offer_id), "applied": rows}
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from appliance.errors import ExtractionInvalid
 
@@ -54,6 +54,34 @@ MAX_TERMS = 60
 MAX_NUMBER = 1e9
 MAX_LEAD_DAYS = 730
 
+# Extra fields (``[[extraction.fields]]``; ``extract.fields`` owns their configuration): a value
+# is text, a number, a boolean or an ISO date, under an identifier-like name. Only stated values
+# are kept: ``extra`` holds no nulls.
+ExtraValue = bool | int | float | str
+EXTRA_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Key of the validation context that carries the configured fields (an ``ExtraCheck``), e.g.
+# ``Offer.model_validate(data, context=extract.fields.contract_context(fields))``.
+EXTRA_CONTEXT = "extra_fields"
+
+
+class ExtraCheck(Protocol):
+    def check_extra(self, level: str, values: dict[str, Any]) -> dict[str, ExtraValue]: ...
+
+
+def _check_extra(level: str, values: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    """Extra values checked against the configured fields when the validation context carries
+    them; without, only names and scalar values are checked. Nulls are left out."""
+    check = info.context.get(EXTRA_CONTEXT) if isinstance(info.context, dict) else None
+    if check is not None:
+        return dict(check.check_extra(level, values))
+    out: dict[str, Any] = {}
+    for name, v in values.items():
+        if not EXTRA_NAME_RE.fullmatch(name):
+            raise ValueError(f"not an extra field name: {name!r}")
+        if (v := _clean_str(v)) is not None:
+            out[name] = v
+    return out
+
 
 class Supplier(BaseModel):
     name: str | None = None
@@ -85,6 +113,13 @@ class Item(BaseModel):
     dimensions: Dimensions | None = None
     weight: Weight | None = None
     lead_time_days: int | None = Field(default=None, ge=0, le=MAX_LEAD_DAYS)
+    # Values of the configured extra item fields, name → value.
+    extra: dict[str, ExtraValue | None] = Field(default_factory=dict)
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return _check_extra("item", v, info)
 
     @field_validator("currency")
     @classmethod
@@ -103,6 +138,13 @@ class Offer(BaseModel):
     incoterms: str | None = None
     payment_terms: str | None = None
     language: str = "und"
+    # Values of the configured extra offer-level fields, name → value.
+    extra: dict[str, ExtraValue | None] = Field(default_factory=dict)
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return _check_extra("offer", v, info)
 
     @field_validator("valid_until")
     @classmethod

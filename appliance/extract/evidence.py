@@ -5,7 +5,9 @@ fills every field it is allowed to. After normalisation, each scalar value is lo
 mail (subject, sender and cleaned text): numbers in any usual spelling (``1 250,50``,
 ``1,250.50``, ``1250.5``), strings case- and space-insensitively, currencies by code or symbol,
 lead times as days or weeks. What is not found is set to null and reported, so nothing the
-model invented is stored as data.
+model invented is stored as data. Extra fields (``[[extraction.fields]]``) are checked by their
+value: text like the other strings, numbers like the other numbers, ISO dates like valid_until;
+a yes/no cannot be looked for and is kept.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import unicodedata
 from typing import Any
 
 from appliance.extract.contract import CURRENCY_ALIASES, Offer
+from appliance.extract.fields import EXTRA, OFFER_VALUES
 
 # Dates are not quantities: their parts (2026, 12) must not vouch for a price or a lead time.
 _DATE_RE = re.compile(
@@ -142,13 +145,14 @@ def check_evidence(offer: Offer, ev: Evidence) -> tuple[Offer, list[str]]:
             dropped.append(path)
         return ok
 
-    for key in ("valid_until", "incoterms", "payment_terms"):
+    for key in OFFER_VALUES:
         v = data[key]
         ok = v is None or (ev.has_string(v) if key != "valid_until" else _date_in(v, ev))
         if ok and key == "incoterms" and v is not None:
             ok = bool(_INCOTERMS.search(v))  # a trade term names one of the rules
         if not keep(key, ok):
             data[key] = None
+    _check_extra(data, "", ev, keep)
     sup = data["supplier"]
     for key in ("name", "email"):
         if not keep(f"supplier.{key}", ev.has_string(sup[key])):
@@ -182,9 +186,26 @@ def check_evidence(offer: Offer, ev: Evidence) -> tuple[Offer, list[str]]:
         w = it["weight"]
         if w is not None and not keep(f"{p}.weight", ev.has_number(w["value"])):
             it["weight"] = None
+        _check_extra(it, f"{p}.", ev, keep)
         items.append(it)
     data["items"] = items
     return Offer.model_validate(data), dropped
+
+
+def _check_extra(record: dict[str, Any], prefix: str, ev: Evidence, keep: Any) -> None:
+    """Null the extra values of an item or the offer that the mail does not state."""
+    extra = record.get(EXTRA) or {}
+    for name, v in list(extra.items()):
+        if isinstance(v, bool) or v is None:
+            ok = True  # a yes/no has no spelling to look for
+        elif isinstance(v, int | float):
+            ok = ev.has_number(v)
+        elif _ISO_DATE.fullmatch(v):
+            ok = _date_in(v, ev)
+        else:
+            ok = ev.has_string(v)
+        if not keep(f"{prefix}{EXTRA}.{name}", ok):
+            extra[name] = None
 
 
 def kept_items(count: int, dropped: list[str]) -> list[int]:
@@ -226,6 +247,7 @@ def unfound_values(before: Offer, dropped: list[str]) -> dict[str, Any]:
     return out
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _REMOVED_RE = re.compile(r"items\[(\d+)\]\.product_name")
 _ITEM_RE = re.compile(r"items\[(\d+)\]\.(.+)")
 _INCOTERMS = re.compile(

@@ -29,6 +29,7 @@ from appliance.errors import (
     TransientError,
 )
 from appliance.extract.extractor import extract_offer
+from appliance.extract.fields import extra_fields
 from appliance.extract.llm_client import LLMClient
 from appliance.jobs.broker import (
     QUEUE_EXTRACT,
@@ -139,7 +140,7 @@ def extract(mail_id: int, sha256: str) -> None:
         outcome.spans = reading.value_spans(ex.offer, ex.mail.text)
         outcome.confidence = ex.confidence
         outcome.unfound = ex.unfound
-        outcome.answers = reading.form_answers(ex.mail.text)
+        outcome.answers = reading.form_answers(ex.mail.text, extra_fields(settings))
         metrics.LLM_TOKENS.labels("prompt").inc(ex.completion.prompt_tokens)
         metrics.LLM_TOKENS.labels("completion").inc(ex.completion.completion_tokens)
         metrics.LLM_TOKENS.labels("cached").inc(ex.completion.cached_tokens)

@@ -20,12 +20,24 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from appliance.errors import Conflict, InvalidRequest
 from appliance.extract.contract import Item, Offer, _clean_str, _normalise_item
+from appliance.extract.fields import (
+    EXTRA,
+    EXTRA_PREFIX,
+    ITEM_COMPOUNDS,
+    ExtraField,
+    contract_context,
+    extra_keys,
+    get_value,
+    item_values,
+    split_extra,
+)
 from appliance.settings import DialogueSettings
 from appliance.store import offers, suppliers, sync
 from appliance.store.db import Database, iso_utc, utcnow
@@ -45,7 +57,7 @@ from appliance.workflow.completeness import evaluate, rules_for
 
 SET, ADD_ITEM, REMOVE_ITEM, APPROVE, REJECT = "set", "add_item", "remove_item", "approve", "reject"
 ACTIONS = (SET, ADD_ITEM, REMOVE_ITEM, APPROVE, REJECT)
-ITEM_FIELDS = (*ITEM_SCALARS, "dimensions", "weight")
+ITEM_FIELDS = (*ITEM_SCALARS, *ITEM_COMPOUNDS)
 # States a reviewer may approve from (complete: approved again after corrections).
 APPROVABLE = (EXTRACTED, INCOMPLETE, AWAITING, NEEDS_REVIEW, COMPLETE)
 
@@ -81,25 +93,61 @@ def _invalid(exc: ValidationError, where: str) -> InvalidRequest:
     return InvalidRequest(f"{where}: {loc}: {first['msg']}", detail=str(exc))
 
 
-def valid_item(values: dict[str, Any], where: str = "item") -> dict[str, Any]:
-    """An item's values normalised (currency symbols, unit aliases, blanks) and validated by
-    the extraction contract, in its shape; ``InvalidRequest`` names the first bad field."""
-    _unknown(values, ITEM_FIELDS, where)
+def _split(
+    values: dict[str, Any], allowed: tuple[str, ...], where: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(contract values, extra name → value): extra fields come as ``extra.<name>`` keys or an
+    ``extra`` object."""
     try:
-        return Item.model_validate(_normalise_item(copy.deepcopy(values))).model_dump()
+        rest, extra = split_extra(values)
+    except ValueError as exc:
+        raise InvalidRequest(f"{where}: {exc}") from None
+    _unknown(rest, allowed, where)
+    return rest, extra
+
+
+def valid_item(
+    values: dict[str, Any], where: str = "item", extra: Sequence[ExtraField] = ()
+) -> dict[str, Any]:
+    """An item's values normalised (currency symbols, unit aliases, blanks) and validated by
+    the extraction contract, in its shape; extra values (``extra.<name>`` keys or an ``extra``
+    object) are checked against ``extra``, the configured fields. ``InvalidRequest`` names the
+    first bad field."""
+    rest, ext = _split(values, ITEM_FIELDS, where)
+    data = {**_normalise_item(copy.deepcopy(rest)), EXTRA: ext}
+    try:
+        return Item.model_validate(data, context=contract_context(extra)).model_dump()
     except ValidationError as exc:
         raise _invalid(exc, where) from exc
 
 
-def valid_offer_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """Offer-level values (valid_until as an ISO date, incoterms, payment_terms) validated."""
-    _unknown(values, OFFER_SCALARS, "the offer")
-    data = {k: _clean_str(v) for k, v in values.items()}
+def valid_offer_fields(values: dict[str, Any], extra: Sequence[ExtraField] = ()) -> dict[str, Any]:
+    """Offer-level values (valid_until as an ISO date, incoterms, payment_terms, configured
+    offer-level extra fields) validated, by key (``extra.<name>`` for an extra field)."""
+    rest, ext = _split(values, OFFER_SCALARS, "the offer")
+    data = {**{k: _clean_str(v) for k, v in rest.items()}, EXTRA: ext}
     try:
-        offer = Offer.model_validate(data)
+        offer = Offer.model_validate(data, context=contract_context(extra))
     except ValidationError as exc:
         raise _invalid(exc, "offer") from exc
-    return {k: getattr(offer, k) for k in values}
+    out = {k: getattr(offer, k) for k in rest}
+    out.update((EXTRA_PREFIX + n, offer.extra.get(n)) for n in ext)
+    return out
+
+
+def _edited(
+    old: dict[str, Any], changes: Any, pos: int, extra: Sequence[ExtraField]
+) -> dict[str, Any]:
+    """The item at ``pos`` after ``changes``: validated as a whole; extra values patch the old
+    ones (a null removes one)."""
+    if not isinstance(changes, dict):
+        raise InvalidRequest(f"items[{pos}]: an object of field values is expected")
+    rest, ext = _split(changes, ITEM_FIELDS, f"item {pos}")
+    new = valid_item({**{k: old[k] for k in ITEM_FIELDS}, **rest, EXTRA: ext}, f"item {pos}",
+                     extra)  # fmt: skip
+    kept = {k: v for k, v in (old.get(EXTRA) or {}).items() if k not in ext}
+    new[EXTRA] = {**kept, **new[EXTRA]}
+    return new
 
 
 def _current_mail(con: Con, offer_id: int, position: int | None, field: str) -> int | None:
@@ -201,14 +249,16 @@ def correct(
     remove_items: list[int] | None = None,
     comment: str | None = None,
     dialogue: DialogueSettings | None = None,
+    extra: Sequence[ExtraField] = (),
 ) -> list[dict[str, Any]]:
     """Apply a reviewer's corrections to an open offer; returns the ``corrections`` rows written
     (none when every value equals the current one).
 
     ``fields``: offer-level values; ``items``: position (an int or, from JSON, a numeric string)
     → item values to change; ``add_items``: new items (``product_name`` required);
-    ``remove_items``: positions to remove. With ``dialogue`` (the settings), the offer's
-    ``missing`` fields are judged again. Raises
+    ``remove_items``: positions to remove. Extra fields (``extract.fields.extra_fields``, passed
+    as ``extra``) are named ``extra.<name>`` or given as an ``extra`` object. With ``dialogue``
+    (the settings), the offer's ``missing`` fields are judged again. Raises
     ``Conflict`` for a closed offer and ``InvalidRequest`` for an unknown field, position or a
     value the contract refuses; nothing is written then.
     """
@@ -233,8 +283,8 @@ def correct(
             rows.append(rec)
 
         if fields:
-            for field, value in valid_offer_fields(fields).items():
-                before = cur.get(field)
+            for field, value in valid_offer_fields(fields, extra).items():
+                before = get_value(cur, field)
                 if _same(before, value):
                     continue
                 mail = mail_of(None, field)
@@ -251,18 +301,17 @@ def correct(
         if n - len(removed) + len(add_items or []) < 1:
             raise InvalidRequest("an offer keeps at least one item: reject the offer instead")
         for pos, changes in sorted(edits.items()):
-            if not isinstance(changes, dict):
-                raise InvalidRequest(f"items[{pos}]: an object of field values is expected")
-            _unknown(changes, ITEM_FIELDS, f"item {pos}")
             old = cur["items"][pos]
-            new = valid_item({**old, **changes}, f"item {pos}")
-            for field in ITEM_FIELDS:
-                if _same(old[field], new[field]):
+            new = _edited(old, changes, pos, extra)
+            keys = dict.fromkeys([*ITEM_FIELDS, *extra_keys(old), *extra_keys(new)])
+            for field in keys:
+                before, after = get_value(old, field), get_value(new, field)
+                if _same(before, after):
                     continue
                 mail = mail_of(pos, field)
                 prov = Provenance(mail, actor)
-                offers.set_item_field(con, offer_id, pos, field, new[field], prov, now=now)
-                row(pos, field, SET, old[field], new[field], mail)
+                offers.set_item_field(con, offer_id, pos, field, after, prov, now=now)
+                row(pos, field, SET, before, after, mail)
         missing = cur.get("missing")
         for pos in removed:
             mail = mail_of(pos, "product_name")
@@ -277,9 +326,9 @@ def correct(
         for k, values in enumerate(add_items or []):
             if not isinstance(values, dict):
                 raise InvalidRequest(f"add_items[{k}]: an object of field values is expected")
-            item = valid_item(values, f"new item {k}")
+            item = valid_item(values, f"new item {k}", extra)
             pos = offers.add_item(con, offer_id, item["product_name"])
-            for field, value in item.items():
+            for field, value in item_values(item).items():
                 if value is not None:
                     prov = Provenance(origin, actor)
                     offers.set_item_field(con, offer_id, pos, field, value, prov, now=now)

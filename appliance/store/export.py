@@ -2,7 +2,8 @@
 
 The selections are those of the lists (``store.sync.Filters``: state, supplier, ``q``,
 ``updated_since``…). Timestamps are UTC; JSON columns (a correction's before/after) are JSON
-text. The caller owns the file (the API streams it back and deletes it).
+text. Each configured extra field (``[[extraction.fields]]``) of the level exported gets a column
+``extra_<name>`` of its type. The caller owns the file (the API streams it back and deletes it).
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import InvalidRequest
+from appliance.extract.contract import EXTRA_NAME_RE
+from appliance.extract.fields import ExtraField, of_level
 from appliance.store import sync
 from appliance.store.db import Database
+from appliance.store.offers import ITEM_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,23 @@ _OFFER_COLS = (
 )
 _ITEM_COLS = (
     "i.id, i.offer_id, i.position, o.state AS offer_state, o.supplier_id, o.supplier_name,"
-    " o.supplier_email, i.product_name, i.sku, i.brand, i.quantity, i.unit, i.unit_price,"
-    " i.currency, i.total_price, i.moq, i.dim_length, i.dim_width, i.dim_height, i.dim_unit,"
-    " i.weight_value, i.weight_unit, i.lead_time_days, o.updated_at"
+    f" o.supplier_email, {', '.join(f'i.{c}' for c in ITEM_COLUMNS)}, o.updated_at"
 )
+_SQL_TYPES = {"number": "DOUBLE", "integer": "BIGINT", "boolean": "BOOLEAN"}
+
+
+def _extra_cols(table: str, extra: Sequence[ExtraField]) -> str:
+    """``, CAST(<table>.extra->>'$.color' AS …) AS extra_color`` per extra field."""
+    cols = []
+    for f in extra:
+        if not EXTRA_NAME_RE.fullmatch(f.name):  # names are checked by the settings already
+            raise InvalidRequest(f"not an extra field name: {f.name!r}")
+        value = f"{table}.extra->>'$.{f.name}'"
+        typ = _SQL_TYPES.get(f.kind)
+        cols.append(f", {f'CAST({value} AS {typ})' if typ else value} AS extra_{f.name}")
+    return "".join(cols)
+
+
 _CORRECTION_COLS = (
     "id, offer_id, mail_id, item_position, field, action, CAST(before AS VARCHAR) AS before,"
     " CAST(after AS VARCHAR) AS after, user_name, comment, created_at"
@@ -65,16 +83,19 @@ def _select(
     f: sync.Filters,
     offer_id: int | None = None,
     user: str | None = None,
+    extra: Sequence[ExtraField] = (),
 ) -> tuple[str, list[Any]]:
     if kind == "offers":
         cond, params = sync.offer_where(f)
         order = "o.updated_at, o.id" if f.updated_since is not None else "o.id"
-        return f"SELECT {_OFFER_COLS} FROM offers o WHERE {cond} ORDER BY {order}", params
+        cols = _OFFER_COLS + _extra_cols("o", of_level(extra, "offer"))
+        return f"SELECT {cols} FROM offers o WHERE {cond} ORDER BY {order}", params
     if kind == "items":
         cond, params = sync.item_where(f)
         order = "o.updated_at, i.id" if f.updated_since is not None else "i.offer_id, i.position"
+        cols = _ITEM_COLS + _extra_cols("i", of_level(extra, "item"))
         return (
-            f"SELECT {_ITEM_COLS} FROM offer_items i JOIN offers o ON o.id = i.offer_id"
+            f"SELECT {cols} FROM offer_items i JOIN offers o ON o.id = i.offer_id"
             f" WHERE {cond} ORDER BY {order}",
             params,
         )
@@ -104,9 +125,11 @@ def write(
     *,
     offer_id: int | None = None,
     user: str | None = None,
+    extra: Sequence[ExtraField] = (),
 ) -> int:
-    """Write the selected ``kind`` rows to ``path`` with ``COPY … TO``; returns the row count."""
-    sql, params = _select(kind, f or sync.Filters(), offer_id, user)
+    """Write the selected ``kind`` rows to ``path`` with ``COPY … TO``; returns the row count.
+    ``extra``: the configured extra fields (a column each for offers and items)."""
+    sql, params = _select(kind, f or sync.Filters(), offer_id, user, extra)
     target = str(path).replace("'", "''")
     with db.lock:
         row = db.con.execute(f"COPY ({sql}) TO '{target}' ({fmt.copy_options})", params).fetchone()
@@ -122,13 +145,14 @@ def to_temp_file(
     offer_id: int | None = None,
     user: str | None = None,
     directory: Path | None = None,
+    extra: Sequence[ExtraField] = (),
 ) -> Path:
     """Write the export to a new temporary file (the caller deletes it); removes it on error."""
     fd, name = tempfile.mkstemp(prefix=f"export-{kind}-", suffix=f".{fmt.name}", dir=directory)
     os.close(fd)
     path = Path(name)
     try:
-        write(db, kind, fmt, path, f, offer_id=offer_id, user=user)
+        write(db, kind, fmt, path, f, offer_id=offer_id, user=user, extra=extra)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

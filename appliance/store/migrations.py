@@ -280,4 +280,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         INSERT INTO meta VALUES ('database_id', substr(replace(uuid()::VARCHAR, '-', ''), 1, 12));
         """,
     ),
+    (
+        4,
+        "extra fields: configured values per item and per offer",
+        """
+        -- Values of the extra fields of [[extraction.fields]]: name -> value, stated ones only
+        -- (NULL: none). Their provenance is in field_values as field 'extra.<name>'.
+        ALTER TABLE offer_items ADD COLUMN extra JSON;
+        ALTER TABLE offers ADD COLUMN extra JSON;
+        """,
+    ),
 ]

@@ -16,6 +16,16 @@ import duckdb
 
 from appliance.errors import Conflict, NotFound
 from appliance.extract.contract import Offer
+from appliance.extract.fields import (
+    EXTRA,
+    EXTRA_PREFIX,
+    ITEM_COMPOUNDS,
+    ITEM_NAMES,
+    ITEM_SCALARS,
+    OFFER_VALUES,
+    extra_keys,
+    get_value,
+)
 from appliance.messages import Span
 
 Con = duckdb.DuckDBPyConnection
@@ -41,12 +51,16 @@ TRANSITIONS: dict[str | None, set[str]] = {
     CLOSED: set(),
 }
 
-# Scalar item fields and their columns; dimensions and weight span several columns.
-ITEM_SCALARS = (
-    "product_name", "sku", "brand", "quantity", "unit", "unit_price", "currency", "total_price",
-    "moq", "lead_time_days",
-)  # fmt: skip
-OFFER_SCALARS = ("valid_until", "incoterms", "payment_terms")
+# Scalar item fields have a column each; dimensions and weight span several columns; extra
+# fields (``extra.<name>``) are keys of the JSON column ``extra`` (of the item or the offer).
+# The lists come from the contract (``extract.fields``).
+OFFER_SCALARS = OFFER_VALUES
+# The columns of each compound item field, and every item column in the contract's order.
+COMPOUND_COLUMNS: dict[str, tuple[str, ...]] = {
+    "dimensions": ("dim_length", "dim_width", "dim_height", "dim_unit"),
+    "weight": ("weight_value", "weight_unit"),
+}
+ITEM_COLUMNS: tuple[str, ...] = tuple(c for f in ITEM_NAMES for c in COMPOUND_COLUMNS.get(f, (f,)))
 
 
 @dataclass(frozen=True)
@@ -72,10 +86,28 @@ class Provenance:
 
 
 def _item_values(item: dict[str, Any]) -> dict[str, Any]:
-    out = {k: item.get(k) for k in ITEM_SCALARS}
-    out["dimensions"] = item.get("dimensions")
-    out["weight"] = item.get("weight")
+    out = {k: item.get(k) for k in (*ITEM_SCALARS, *ITEM_COMPOUNDS)}
+    out.update((k, get_value(item, k)) for k in extra_keys(item))
     return out
+
+
+def _set_extra(con: Con, table: str, where: str, params: list[Any], key: str, value: Any) -> None:
+    """Set (or, with None, remove) one key of the JSON column ``extra`` of one row."""
+    row = con.execute(f"SELECT {EXTRA} FROM {table} WHERE {where}", params).fetchone()
+    extra = json.loads(row[0]) if row and row[0] else {}
+    name = key.removeprefix(EXTRA_PREFIX)
+    if value is None:
+        extra.pop(name, None)
+    else:
+        extra[name] = value
+    con.execute(
+        f"UPDATE {table} SET {EXTRA} = ? WHERE {where}",
+        [json.dumps(extra, ensure_ascii=False) if extra else None, *params],
+    )
+
+
+def _extra_of(raw: Any) -> dict[str, Any]:
+    return json.loads(raw) if raw else {}
 
 
 def _item_columns(field: str, value: Any) -> dict[str, Any]:
@@ -130,13 +162,18 @@ def set_item_field(
     flagged: bool = False,
     now: dt.datetime,
 ) -> None:
-    """Write one item field (columns + provenance); the offer's ``updated_at`` moves to ``now``."""
-    cols = _item_columns(field, value)
-    assign = ", ".join(f"{c} = ?" for c in cols)
-    con.execute(
-        f"UPDATE offer_items SET {assign} WHERE offer_id = ? AND position = ?",
-        [*cols.values(), offer_id, position],
-    )
+    """Write one item field (columns, or a key of ``extra``, + provenance); the offer's
+    ``updated_at`` moves to ``now``."""
+    if field.startswith(EXTRA_PREFIX):
+        where = "offer_id = ? AND position = ?"
+        _set_extra(con, "offer_items", where, [offer_id, position], field, value)
+    else:
+        cols = _item_columns(field, value)
+        assign = ", ".join(f"{c} = ?" for c in cols)
+        con.execute(
+            f"UPDATE offer_items SET {assign} WHERE offer_id = ? AND position = ?",
+            [*cols.values(), offer_id, position],
+        )
     con.execute("UPDATE offers SET updated_at = ? WHERE id = ?", [now, offer_id])
     record_value(con, offer_id, position, field, value, prov, flagged=flagged, now=now)
 
@@ -144,12 +181,17 @@ def set_item_field(
 def set_offer_field(
     con: Con, offer_id: int, field: str, value: Any, prov: Provenance, *, now: dt.datetime
 ) -> None:
-    """Write one offer-level field (valid_until, incoterms, payment_terms) with provenance."""
-    if field not in OFFER_SCALARS:
+    """Write one offer-level field (valid_until, incoterms, payment_terms, an offer-level
+    ``extra.<name>``) with provenance."""
+    if field.startswith(EXTRA_PREFIX):
+        _set_extra(con, "offers", "id = ?", [offer_id], field, value)
+        con.execute("UPDATE offers SET updated_at = ? WHERE id = ?", [now, offer_id])
+    elif field in OFFER_SCALARS:
+        con.execute(
+            f"UPDATE offers SET {field} = ?, updated_at = ? WHERE id = ?", [value, now, offer_id]
+        )
+    else:
         raise ValueError(f"not an offer-level field: {field}")
-    con.execute(
-        f"UPDATE offers SET {field} = ?, updated_at = ? WHERE id = ?", [value, now, offer_id]
-    )
     record_value(con, offer_id, None, field, value, prov, now=now)
 
 
@@ -196,6 +238,11 @@ def create_offer(
         if value is not None:
             prov = provenance.get(field, Provenance(mail_id, "llm"))
             record_value(con, offer_id, None, field, value, prov, now=now)
+    for name, value in offer.extra.items():
+        if value is not None:
+            key = EXTRA_PREFIX + name
+            prov = provenance.get(key, Provenance(mail_id, "llm"))
+            set_offer_field(con, offer_id, key, value, prov, now=now)
     link_mail(con, offer_id, mail_id, "origin", message_id, now=now)
     transition(con, offer_id, EXTRACTED, actor="extractor", reason=f"extracted from mail {mail_id}",
                mail_id=mail_id, now=now, from_state="received")  # fmt: skip
@@ -276,8 +323,10 @@ def load(con: Con, offer_id: int) -> dict[str, Any]:
         item["weight"] = (
             {"value": d["weight_value"], "unit": d["weight_unit"]} if d["weight_unit"] else None
         )
+        item[EXTRA] = _extra_of(d[EXTRA])
         items.append(item)
     out["items"] = items
+    out[EXTRA] = _extra_of(out[EXTRA])
     for k in ("missing", "review_reasons", "unfound"):
         out[k] = json.loads(out[k]) if out[k] else None
     return out

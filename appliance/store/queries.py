@@ -7,35 +7,36 @@ import json
 from typing import Any
 
 from appliance.errors import NotFound
+from appliance.extract.fields import EXTRA, ITEM_NAMES
 from appliance.store import sync
 from appliance.store.db import Database, iso_utc
+from appliance.store.offers import ITEM_COLUMNS
 
-_ITEM_COLS = (
-    "product_name, sku, brand, quantity, unit, unit_price, currency, total_price, moq,"
-    " dim_length, dim_width, dim_height, dim_unit, weight_value, weight_unit, lead_time_days"
-)
+_ITEM_COLS = ", ".join((*ITEM_COLUMNS, EXTRA))
 
 
 def _num(v: Any) -> Any:
     return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
+def _extra(raw: Any) -> dict[str, Any]:
+    return json.loads(raw) if raw else {}
+
+
 def _item(r: dict[str, Any]) -> dict[str, Any]:
-    dims = None
+    """An item row in the contract's shape (fields in the contract's order, then ``extra``)."""
+    out: dict[str, Any] = {name: _num(r.get(name)) for name in ITEM_NAMES}
+    out["dimensions"] = None
     if r["dim_unit"] is not None:
-        dims = {
+        out["dimensions"] = {
             "length": _num(r["dim_length"]), "width": _num(r["dim_width"]),
             "height": _num(r["dim_height"]), "unit": r["dim_unit"],
         }  # fmt: skip
-    weight = None
+    out["weight"] = None
     if r["weight_unit"] is not None:
-        weight = {"value": _num(r["weight_value"]), "unit": r["weight_unit"]}
-    return {
-        "product_name": r["product_name"], "sku": r["sku"], "brand": r["brand"],
-        "quantity": _num(r["quantity"]), "unit": r["unit"], "unit_price": _num(r["unit_price"]),
-        "currency": r["currency"], "total_price": _num(r["total_price"]), "moq": _num(r["moq"]),
-        "dimensions": dims, "weight": weight, "lead_time_days": r["lead_time_days"],
-    }  # fmt: skip
+        out["weight"] = {"value": _num(r["weight_value"]), "unit": r["weight_unit"]}
+    out[EXTRA] = _extra(r[EXTRA])
+    return out
 
 
 def _pop_error(row: dict[str, Any]) -> dict[str, str] | None:
@@ -69,6 +70,7 @@ def _offer(db: Database, o: dict[str, Any]) -> dict[str, Any]:
         "incoterms": o["incoterms"],
         "payment_terms": o["payment_terms"],
         "language": o["language"],
+        "extra": _extra(o.get(EXTRA)),
         "supplier_id": o.get("supplier_id"),
         "contact": o.get("contact_addr"),
         "reference": o.get("token"),

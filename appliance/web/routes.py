@@ -23,6 +23,16 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from appliance import adapters
+from appliance.extract.contract import LENGTH_UNITS
+from appliance.extract.contract import WEIGHT_UNITS as WEIGHT_UNIT_NAMES
+from appliance.extract.fields import (
+    ITEM_SCALARS,
+    NUMERIC_ITEM_FIELDS,
+    ExtraField,
+    extra_fields,
+    extra_keys,
+    get_value,
+)
 from appliance.store import corrections, outbox, overview, queries, suppliers
 from appliance.store.corrections import ITEM_FIELDS
 from appliance.store.db import Database
@@ -36,16 +46,14 @@ STATIC_DIR = HERE / "static"
 PAGE_SIZE = 50
 READ = {"scope": "read"}
 
-# Item fields as the edit form shows them: scalars, then dimensions and weight by part.
-NUMERIC_FIELDS = ("quantity", "unit_price", "total_price", "moq", "lead_time_days")
-FORM_ITEM_FIELDS = (
-    "product_name", "sku", "brand", "quantity", "unit", "unit_price", "currency",
-    "total_price", "moq", "lead_time_days",
-)  # fmt: skip
+# Item fields as the edit form shows them (from the contract, ``extract.fields``): scalars, then
+# dimensions and weight by part; then the configured extra fields.
+NUMERIC_FIELDS = NUMERIC_ITEM_FIELDS
+FORM_ITEM_FIELDS = ITEM_SCALARS
 DIMENSION_PARTS = ("length", "width", "height", "unit")
 WEIGHT_PARTS = ("value", "unit")
-DIM_UNITS = ("mm", "cm", "m", "in", "ft")
-WEIGHT_UNITS = ("g", "kg", "t", "lb", "oz")
+DIM_UNITS = LENGTH_UNITS
+WEIGHT_UNITS = WEIGHT_UNIT_NAMES
 
 
 def _age(seconds: float | None) -> str:
@@ -79,6 +87,8 @@ def _value(v: Any) -> str:
     """A field value as text: dimensions ``40 × 30 × 20 cm``, weight ``1.5 kg``, null ``–``."""
     if v is None or v == "":
         return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, dict):
         if "length" in v:
             dims = " × ".join("?" if v.get(k) is None else str(v[k]) for k in DIMENSION_PARTS[:3])
@@ -203,9 +213,10 @@ def offers_page(
     )  # fmt: skip
 
 
-def _field_rows(offer: dict[str, Any]) -> dict[str, Any]:
-    """Per item and per offer-level field: current value, its provenance entry (with key
-    ``p<index>`` linking it to its marks) and the values it replaced."""
+def _field_rows(offer: dict[str, Any], extra: list[ExtraField] | None = None) -> dict[str, Any]:
+    """Per item and per offer-level field: label, current value, its provenance entry (with
+    key ``p<index>`` linking it to its marks) and the values it replaced. The configured extra
+    fields (``extra``) follow the contract's, with any other extra value the record holds."""
     prov = offer.get("provenance") or []
     current: dict[str, tuple[str, dict[str, Any]]] = {}
     replaced: dict[str, list[dict[str, Any]]] = {}
@@ -216,17 +227,31 @@ def _field_rows(offer: dict[str, Any]) -> dict[str, Any]:
         else:
             replaced.setdefault(path, []).append(p)
 
+    labels = _labels(extra or [])
+
     def row(path: str, name: str, value: Any) -> dict[str, Any]:
         key, p = current.get(path, ("", {}))
         return {"path": path, "field": name, "value": value, "key": key, "prov": p,
-                "replaced": replaced.get(path, [])}  # fmt: skip
+                "replaced": replaced.get(path, []), "label": labels.get(name, name)}  # fmt: skip
+
+    def keys(record: dict[str, Any], level: str) -> list[str]:
+        mine = [f.key for f in extra or [] if f.level == level]
+        return [*mine, *(k for k in extra_keys(record) if k not in mine)]
 
     items = [
-        [row(f"items[{i}].{f}", f, item.get(f)) for f in ITEM_FIELDS]
+        [row(f"items[{i}].{f}", f, get_value(item, f)) for f in (*ITEM_FIELDS, *keys(item, "item"))]
         for i, item in enumerate(offer.get("items") or [])
     ]
-    head = [row(f, f, offer.get(f)) for f in OFFER_SCALARS]
+    head = [row(f, f, get_value(offer, f)) for f in (*OFFER_SCALARS, *keys(offer, "offer"))]
     return {"items": items, "offer": head}
+
+
+def _labels(extra: list[ExtraField]) -> dict[str, str]:
+    """Field key → the label the page shows: the contract's field names as they read, the
+    extra fields' configured labels."""
+    out = {f: f.replace("_", " ") for f in (*ITEM_FIELDS, *OFFER_SCALARS)}
+    out.update((f.key, f.label()) for f in extra)
+    return out
 
 
 def _history(offer: dict[str, Any], corr: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -261,13 +286,20 @@ def offer_page(request: Request[Any, Any, Any], state: State, offer_id: int) -> 
     db = _db(state)
     offer = queries.get_offer(db, offer_id)
     corr = corrections.list_corrections(db, offer_id=offer_id, limit=500)["items"]
+    extra = extra_fields(ctx.settings)
+
+    def of_kind(*kinds: str) -> list[str]:
+        return [f.key for f in extra if f.kind in kinds]
+
     return _page(
-        request, "offer.html", "offers", offer=offer, rows=_field_rows(offer),
+        request, "offer.html", "offers", offer=offer, rows=_field_rows(offer, extra),
         mails=thread_views(db, ctx.settings, offer), emails=email_views(db, offer),
         history=_history(offer, corr), next_id=overview.next_in_queue(db, offer_id),
-        form_fields=FORM_ITEM_FIELDS, numeric=NUMERIC_FIELDS, dim_units=DIM_UNITS,
-        weight_units=WEIGHT_UNITS, editable=offer["state"] != "closed",
-        min_conf=ctx.settings.review.min_confidence,
+        form_fields=[*FORM_ITEM_FIELDS, *(f.key for f in extra if f.level == "item")],
+        numeric=[*NUMERIC_FIELDS, *of_kind("number", "integer")],
+        dates=["valid_until", *of_kind("date")], booleans=of_kind("boolean"),
+        labels=_labels(extra), dim_units=DIM_UNITS, weight_units=WEIGHT_UNITS,
+        editable=offer["state"] != "closed", min_conf=ctx.settings.review.min_confidence,
     )  # fmt: skip
 
 

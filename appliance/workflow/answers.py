@@ -8,9 +8,10 @@ no answer, never a guess. Every answer carries the span of its text in the input
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ from appliance.extract.contract import (
     WEIGHT_ALIASES,
     WEIGHT_UNITS,
 )
+from appliance.extract.extra_values import BOOLEAN_WORDS, MAX_EXTRA_TEXT
+from appliance.extract.fields import ExtraField
 from appliance.workflow.labels import (
     CURRENCY_WORDS,
     DURATION_UNITS,
@@ -34,6 +37,7 @@ from appliance.workflow.labels import (
     MONTHS,
     OFFER_FIELDS,
     PLACEHOLDERS,
+    SUPPORTED_LANGUAGES,
     TEXTS,
 )
 
@@ -55,13 +59,31 @@ _LABELS: dict[str, str] = {
     for labels in FIELD_LABELS.values()
     for key, label in labels.items()
 } | EXTRA_LABELS
-_LABEL_ALT = "|".join(
-    r"\s+".join(map(re.escape, lbl.split())) for lbl in sorted(_LABELS, key=len, reverse=True)
-)
-_LABEL_LINE = re.compile(
-    rf"^\s*(?:[-*•]\s*)?(?P<label>{_LABEL_ALT})\s*(?:\([^()]*\))?\s*[:：]\s*(?P<value>.*?)\s*$",
-    re.IGNORECASE,
-)
+
+
+def _bare(label: str) -> str:
+    return " ".join(re.sub(r"\s*\(.*?\)", "", label).lower().split())
+
+
+@functools.lru_cache(maxsize=8)
+def _grammar(extra: tuple[ExtraField, ...]) -> tuple[dict[str, str], re.Pattern[str]]:
+    """Label → field key, and the pattern of a label line, with the extra fields' labels (any
+    language, and the name) beside ours; ours win a clash."""
+    labels = dict(_LABELS)
+    for f in extra:
+        names = [f.label(lang) for lang in SUPPORTED_LANGUAGES]
+        for label in [*names, *(lbl for _, lbl in f.labels), f.name.replace("_", " ")]:
+            labels.setdefault(_bare(label), f.key)
+    alt = "|".join(
+        r"\s+".join(map(re.escape, lbl.split())) for lbl in sorted(labels, key=len, reverse=True)
+    )
+    line = re.compile(
+        rf"^\s*(?:[-*•]\s*)?(?P<label>{alt})\s*(?:\([^()]*\))?\s*[:：]\s*(?P<value>.*?)\s*$",
+        re.IGNORECASE,
+    )
+    return labels, line
+
+
 _ITEM_LINE = re.compile(r"^\s*(?P<n>\d{1,3})[.)]\s+\S")
 _OFFER_ALT = "|".join(re.escape(t["offer_block"].rstrip(":")) for t in TEXTS.values())
 _OFFER_LINE = re.compile(rf"^\s*(?:{_OFFER_ALT})\s*[:：]\s*$", re.IGNORECASE)
@@ -95,7 +117,7 @@ _STR_LIMITS = {
 }  # fmt: skip
 
 
-def parse_answers(text: str) -> list[Answer]:
+def parse_answers(text: str, extra: Sequence[ExtraField] = ()) -> list[Answer]:
     """Every answer of the form in ``text`` (a reply with quoted lines removed), in order.
 
     A line ``"N. ..."`` starts item N; a line ``"Offer:"``/``"Предложение:"`` starts the
@@ -104,14 +126,18 @@ def parse_answers(text: str) -> list[Answer]:
     float for prices and quantities, int days for lead_time_days, an ISO 4217 code for
     currency (a price written with a currency also yields a currency answer), a dict for
     dimensions and weight, ``YYYY-MM-DD`` for valid_until, the stripped text otherwise.
+    ``extra``: the configured extra fields, read after their labels as their type
+    (``extra.<name>`` answers; offer-level ones with number None).
     Lines starting with ``>`` are skipped; empty, placeholder and unreadable values are left out.
     """
     out: list[Answer] = []
     number: int | None = 1
+    labels, label_line = _grammar(tuple(extra))
+    extras = {f.key: f for f in extra}
     for start, line in _lines(text):
         if line.lstrip().startswith(">"):
             continue
-        m = _LABEL_LINE.match(line)
+        m = label_line.match(line)
         if m is None:
             if item := _ITEM_LINE.match(line):
                 number = int(item["n"])
@@ -119,12 +145,16 @@ def parse_answers(text: str) -> list[Answer]:
                 number = None
             continue
         raw = m["value"]
-        if _is_placeholder(raw):
+        key = labels[" ".join(m["label"].lower().split())]
+        f = extras.get(key)
+        yes_no = f is not None and f.kind == "boolean" and bool(_read_extra(f, raw))
+        if _is_placeholder(raw) and not yes_no:  # "no" answers a yes/no field
             continue
-        key = _LABELS[" ".join(m["label"].lower().split())]
         base = start + m.start("value")
-        target = None if key in OFFER_FIELDS else number
-        for fld, value, (s, e) in _read(key, raw):
+        offer_level = key in OFFER_FIELDS or (f is not None and f.level == "offer")
+        target = None if offer_level else number
+        found = _read(key, raw) if f is None else _read_extra(f, raw)
+        for fld, value, (s, e) in found:
             out.append(Answer(target, fld, value, (base + s, base + e), raw[s:e]))
     return out
 
@@ -168,6 +198,25 @@ def _read(key: str, raw: str) -> list[tuple[str, Any, tuple[int, int]]]:
         return [] if value is None else [(key, value, whole)]
     value = " ".join(raw.split())
     return [(key, value, whole)] if len(value) <= _STR_LIMITS.get(key, MAX_TERMS) else []
+
+
+def _read_extra(f: ExtraField, raw: str) -> list[tuple[str, Any, tuple[int, int]]]:
+    """(key, value, span) of an extra field's answer, read as its type; empty when it does not
+    parse."""
+    value: Any
+    if f.numeric:
+        value = _single_number(raw, "thousands")
+        if f.kind == "integer" and value is not None:
+            value = int(value) if value.is_integer() else None
+    elif f.kind == "date":
+        value = _date(raw)
+    elif f.kind == "boolean":
+        words = _words(raw)
+        value = f.coerce(words[0]) if len(words) == 1 and words[0] in BOOLEAN_WORDS else None
+    else:
+        value = " ".join(raw.split())
+        value = value if len(value) <= MAX_EXTRA_TEXT else None
+    return [] if value is None else [(f.key, value, (0, len(raw)))]
 
 
 def _to_float(tok: str, group3: str) -> float | None:

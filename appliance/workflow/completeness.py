@@ -2,7 +2,9 @@
 
 Rules come from ``[dialogue.completeness]`` with per-supplier overrides. An item field may be a
 choice (``"quantity|moq"``: either will do); a category rule adds fields to items whose
-product name contains one of its keywords (``dimensions`` for furniture).
+product name contains one of its keywords (``dimensions`` for furniture). A configured extra
+field is named by its key, ``extra.<name>`` (a required one is in the default rules already,
+see ``settings``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from appliance.extract.fields import get_value
 from appliance.settings import CategoryRule, DialogueSettings
 from appliance.store.suppliers import Supplier
 
@@ -53,7 +56,7 @@ def rules_for(settings: DialogueSettings, supplier: Supplier | None) -> Rules:
 
 
 def _filled(item: dict[str, Any], name: str) -> bool:
-    v = item.get(name)
+    v = get_value(item, name)
     if name == "dimensions":
         return isinstance(v, dict) and any(v.get(a) is not None for a in ("length", "width"))
     return v is not None and v != ""
@@ -134,7 +137,7 @@ def evaluate(offer: dict[str, Any], rules: Rules, doubts: list[str] | None = Non
         ]
         if miss:
             missing_items[pos] = miss
-    missing_offer = [f for f in rules.offer_fields if offer.get(f) in (None, "")]
+    missing_offer = [f for f in rules.offer_fields if get_value(offer, f) in (None, "")]
     if all_doubts:
         status: Literal["complete", "incomplete", "doubtful"] = "doubtful"
     elif missing_items or missing_offer:

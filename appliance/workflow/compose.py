@@ -1,7 +1,8 @@
 """Outbound e-mails built from fixed templates and sanitized, validated values only.
 
 A supplier's mail is untrusted: nothing of it is quoted back. What reaches an outgoing e-mail
-is a canned sentence (``labels.TEXTS``), a field label (``labels.FIELD_LABELS``) or a value
+is a canned sentence (``labels.TEXTS``), a field label (``labels.FIELD_LABELS``, or a configured
+extra field's, checked by the settings) or a value
 passed through :func:`sanitize`, which lets no URL, e-mail address, markup or control character
 through. Header values with CR or LF are refused, so no header can be injected.
 """
@@ -13,11 +14,13 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, parseaddr
 
+from appliance.extract.fields import FieldSpec
 from appliance.workflow.labels import (
     FIELD_LABELS,
     SUPPORTED_LANGUAGES,
@@ -170,11 +173,13 @@ def _references(references: list[str], in_reply_to: str | None) -> list[str]:
     return [*out, in_reply_to] if in_reply_to else out
 
 
-def _label(lang: str, key: str) -> str:
-    try:
+def _label(lang: str, key: str, extra: Sequence[FieldSpec] = ()) -> str:
+    if key in FIELD_LABELS[lang]:
         return FIELD_LABELS[lang][key]
-    except KeyError:
-        raise ValueError(f"no label for field {key!r}") from None
+    for f in extra:
+        if f.key == key:
+            return f.label(lang)
+    raise ValueError(f"no label for field {key!r}")
 
 
 def _outgoing(
@@ -207,15 +212,16 @@ def compose_questions(
     *, kind: str, language: str, token: str, to_addr: str, to_name: str | None,
     from_addr: str, from_name: str, original_subject: str | None, in_reply_to: str | None,
     references: list[str], items: list[AskedItem], offer_missing: list[str], round_no: int,
-    max_rounds: int, idem_key: str, id_domain: str,
+    max_rounds: int, idem_key: str, id_domain: str, extra: Sequence[FieldSpec] = (),
 ) -> Outgoing:  # fmt: skip
     """A clarifying question (``kind="clarification"``) or its reminder (``"reminder"``).
 
     The body greets, thanks, and asks for exactly the missing fields as an answer form: per
     item ``"<number>. <name>"`` and a line ``"   <label>: "`` per field, then the offer-level
     fields under ``"Offer:"``. Round 2 and later thank for the reply instead of the offer.
-    ``max_rounds`` is not shown to the supplier. Raises ``ValueError`` when there is nothing
-    to ask, on an unknown field key or kind, or on a malformed token.
+    ``max_rounds`` is not shown to the supplier. ``extra``: the configured extra fields (their
+    labels). Raises ``ValueError`` when there is nothing to ask, on an unknown field key or
+    kind, or on a malformed token.
     """
     if kind not in ("clarification", "reminder"):
         raise ValueError(f"not a question kind: {kind!r}")
@@ -232,9 +238,10 @@ def compose_questions(
     lines = [_greeting(lang, to_name), "", intro, t["instruction"].format(token=f"[{token}]")]
     for item in asked:
         lines += ["", f"{item.number}. {sanitize(item.name) or t['no_name']}"]
-        lines += [f"   {_label(lang, key)}: " for key in item.missing]
+        lines += [f"   {_label(lang, key, extra)}: " for key in item.missing]
     if offer_missing:
-        lines += ["", t["offer_block"], *(f"   {_label(lang, k)}: " for k in offer_missing)]
+        asked_offer = [f"   {_label(lang, k, extra)}: " for k in offer_missing]
+        lines += ["", t["offer_block"], *asked_offer]
     return _outgoing(
         kind=kind, lang=lang, token=token, to_addr=to_addr, from_addr=from_addr,
         from_name=from_name, original_subject=original_subject, in_reply_to=in_reply_to,

@@ -18,6 +18,7 @@ from typing import Any
 
 from appliance.extract.confidence import field_level
 from appliance.extract.contract import Offer
+from appliance.extract.fields import extra_fields, get_value
 from appliance.messages import ExtractionOutcome
 from appliance.settings import Settings
 from appliance.store import offers, outbox, rederive, repo, suppliers
@@ -156,8 +157,9 @@ def _on_reply(
                        detail=why)  # fmt: skip
         return False
     merged = merge_reply(
-        con, offer_id, cur, out, offer, flag_changes=settings.dialogue.flag_changes, now=now
-    )
+        con, offer_id, cur, out, offer, flag_changes=settings.dialogue.flag_changes, now=now,
+        extra=extra_fields(settings),
+    )  # fmt: skip
     offers.link_mail(con, offer_id, out.mail_id, "reply", mail.message_id, now=now)
     detail = {"matched_by": how, "filled": merged.filled, "changed": merged.changed,
               "ignored": merged.ignored}  # fmt: skip
@@ -206,15 +208,16 @@ def model_doubts(con: Con, settings: Settings, cur: dict[str, Any]) -> list[str]
 
 
 def _still_empty(cur: dict[str, Any], path: str) -> bool:
-    """Whether the field at ``path`` (``items[0].moq``, ``valid_until``) is still empty; paths
-    the record does not hold (``supplier.name``, ``removed_items[0]...``) count as empty."""
-    m = re.fullmatch(r"items\[(\d+)\]\.(\w+)(?:\..*)?", path)
+    """Whether the field at ``path`` (``items[0].moq``, ``items[0].extra.color``,
+    ``valid_until``) is still empty; paths the record does not hold (``supplier.name``,
+    ``removed_items[0]...``) count as empty."""
+    m = re.fullmatch(r"items\[(\d+)\]\.(extra\.\w+|\w+)(?:\..*)?", path)
     if m:
         items = cur.get("items") or []
         pos = int(m.group(1))
-        return pos >= len(items) or items[pos].get(m.group(2)) in (None, "")
-    top = path.split(".")[0]
-    return top not in cur or cur.get(top) in (None, "")
+        return pos >= len(items) or get_value(items[pos], m.group(2)) in (None, "")
+    top = m2.group(0) if (m2 := re.match(r"extra\.\w+", path)) else path.split(".")[0]
+    return get_value(cur, top) in (None, "")
 
 
 def describe_missing(comp: Completeness) -> str:
@@ -376,7 +379,7 @@ def _compose(
     ]
     return compose_questions(
         kind=kind, items=asked, offer_missing=comp.missing_offer, round_no=round_no or 1,
-        max_rounds=settings.dialogue.max_rounds, **common,
+        max_rounds=settings.dialogue.max_rounds, extra=extra_fields(settings), **common,
     )  # fmt: skip
 
 

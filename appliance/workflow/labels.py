@@ -9,50 +9,24 @@ from __future__ import annotations
 
 import re
 
+from appliance.extract.fields import OFFER_VALUES, form_labels
+
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "ru")
 
 # Offer-level fields (everything else is asked per item).
-OFFER_FIELDS: frozenset[str] = frozenset({"valid_until", "incoterms", "payment_terms"})
+OFFER_FIELDS: frozenset[str] = frozenset(OFFER_VALUES)
 
-# Language -> field key -> label used in the answer form. A parenthesised tail is a hint: the
-# parser also accepts the label without it.
+# Labels of a choice of fields (``"quantity|moq"``: either will do) in the answer form.
+_CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "en": {"quantity|moq": "Quantity or minimum order"},
+    "ru": {"quantity|moq": "Количество или минимальная партия"},
+}
+
+# Language -> field key -> label used in the answer form (the fields' own labels live with the
+# contract's field list, ``extract.fields``). A parenthesised tail is a hint: the parser also
+# accepts the label without it.
 FIELD_LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "product_name": "Product name",
-        "sku": "Article number (SKU)",
-        "brand": "Brand",
-        "unit_price": "Unit price",
-        "currency": "Currency",
-        "quantity|moq": "Quantity or minimum order",
-        "quantity": "Quantity",
-        "moq": "Minimum order quantity",
-        "unit": "Unit of measure",
-        "total_price": "Total price",
-        "lead_time_days": "Lead time (days)",
-        "dimensions": "Dimensions (L x W x H, unit)",
-        "weight": "Weight (value, unit)",
-        "valid_until": "Offer valid until (YYYY-MM-DD)",
-        "incoterms": "Delivery terms (Incoterms)",
-        "payment_terms": "Payment terms",
-    },
-    "ru": {
-        "product_name": "Наименование",
-        "sku": "Артикул",
-        "brand": "Бренд",
-        "unit_price": "Цена за единицу",
-        "currency": "Валюта",
-        "quantity|moq": "Количество или минимальная партия",
-        "quantity": "Количество",
-        "moq": "Минимальная партия",
-        "unit": "Единица измерения",
-        "total_price": "Общая стоимость",
-        "lead_time_days": "Срок поставки (дней)",
-        "dimensions": "Размеры (Д x Ш x В, ед.)",
-        "weight": "Вес (значение, ед.)",
-        "valid_until": "Предложение действительно до (ГГГГ-ММ-ДД)",
-        "incoterms": "Условия поставки (Incoterms)",
-        "payment_terms": "Условия оплаты",
-    },
+    lang: {**form_labels(lang), **_CHOICE_LABELS[lang]} for lang in SUPPORTED_LANGUAGES
 }
 
 # A few words suppliers write instead of our labels (read only, never written).

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.extract.confidence import field_level
 from appliance.extract.contract import Offer
+from appliance.extract.fields import EXTRA_PREFIX, ExtraField, get_value, item_values, set_value
 from appliance.messages import ExtractionOutcome
 from appliance.store import offers
 from appliance.store.offers import OFFER_SCALARS, Con, Provenance
@@ -90,25 +92,28 @@ def merge_reply(
     *,
     flag_changes: bool,
     now: dt.datetime,
+    extra: Sequence[ExtraField] = (),
 ) -> MergeResult:
-    """Apply one reply mail to an offer record; returns what was filled, changed and doubted."""
+    """Apply one reply mail to an offer record; returns what was filled, changed and doubted.
+    ``extra``: the configured extra fields (which of them are offer-level)."""
     res = MergeResult()
     mail_id = out.mail_id
     items: list[dict[str, Any]] = current["items"]
     from_form: set[tuple[int | None, str]] = set()
+    offer_level = {*OFFER_SCALARS, *(f.key for f in extra if f.level == "offer")}
 
     def apply(pos: int | None, name: str, value: Any, prov: Provenance) -> None:
         where = f"item {pos + 1} {name}" if pos is not None else name
-        old = items[pos].get(name) if pos is not None else current.get(name)
+        old = get_value(items[pos] if pos is not None else current, name)
         if value is None or (old is not None and _same(old, value)):
             return
         flagged = old is not None and flag_changes
         if pos is None:
             offers.set_offer_field(con, offer_id, name, value, prov, now=now)
-            current[name] = value
+            set_value(current, name, value)
         else:
             offers.set_item_field(con, offer_id, pos, name, value, prov, flagged=flagged, now=now)
-            items[pos][name] = value
+            set_value(items[pos], name, value)
         if old is None:
             res.filled.append(where)
         else:
@@ -121,7 +126,7 @@ def merge_reply(
 
     for a in out.answers:
         prov = Provenance.of(mail_id, "form", a.span)
-        if a.field in OFFER_SCALARS:
+        if a.field in offer_level:
             apply(None, a.field, a.value, prov)
             from_form.add((None, a.field))
             continue
@@ -151,17 +156,17 @@ def merge_reply(
         if group is None:
             return False
         values = items[pos] if pos is not None else current
-        return all(values.get(alt) is None for alt in group)  # not answered another way
+        return all(get_value(values, alt) is None for alt in group)  # not answered another way
 
     for i, item in enumerate(extracted.items):
         at = match_item(item.product_name, items)
         if at is None:
             res.ignored.append(f"reply item {item.product_name!r}: matches no item of the offer")
             continue
-        for name, value in item.model_dump().items():
+        for name, value in item_values(item.model_dump()).items():
             if name == "product_name" or (at, name) in from_form:
                 continue
-            old = items[at].get(name)
+            old = get_value(items[at], name)
             if value is not None and not model_may(at, name, old):
                 _skip(res, f"item {at + 1} {name}", old, value)
                 continue
@@ -169,10 +174,12 @@ def merge_reply(
             apply(
                 at, name, value, Provenance.of(mail_id, "llm", out.spans.get(path), conf.get(path))
             )
-    for name in OFFER_SCALARS:
+    read = {name: getattr(extracted, name) for name in OFFER_SCALARS}
+    read.update((EXTRA_PREFIX + n, v) for n, v in extracted.extra.items())
+    for name, value in read.items():
         if (None, name) in from_form:
             continue
-        value, old = getattr(extracted, name), current.get(name)
+        old = get_value(current, name)
         if value is not None and not model_may(None, name, old):
             _skip(res, name, old, value)
             continue

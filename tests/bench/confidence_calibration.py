@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: make `appliance` and `finetune` importable
     sys.path.insert(0, str(ROOT))
 
+from appliance.extract.fields import OFFER_VALUES  # noqa: E402
 from finetune.scoring import (  # noqa: E402
     ITEM_FIELDS,
     _alternatives,
@@ -50,7 +51,7 @@ from finetune.scoring import (  # noqa: E402
 from tests.bench.extract_dev import dev_data_dir, load_mails  # noqa: E402
 
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-OFFER_FIELDS = ("valid_until", "incoterms", "payment_terms")
+OFFER_FIELDS = OFFER_VALUES
 
 
 @dataclass(frozen=True)
