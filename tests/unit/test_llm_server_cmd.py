@@ -11,6 +11,7 @@ import pytest
 from appliance.errors import ModelMissing
 from appliance.llm_server import cpu_dtype, server_command, server_env, start_background
 from appliance.settings import load_settings
+from tests.helpers import TEST_MODEL
 
 
 def _arg(cmd: list[str], flag: str) -> str:
@@ -22,7 +23,7 @@ def test_command_defaults() -> None:
     cmd = server_command(s)
     assert cmd[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
     assert _arg(cmd, "--model") == str(s.model_dir)
-    assert _arg(cmd, "--served-model-name") == "smollm2-135m-instruct"
+    assert _arg(cmd, "--served-model-name") == TEST_MODEL  # the test session's default
     assert _arg(cmd, "--host") == "127.0.0.1"
     assert _arg(cmd, "--port") == "8000"
     assert "--enable-lora" in cmd

@@ -42,8 +42,8 @@ def _extract(raw: bytes):
 
 def test_a_40_row_text_price_list_is_40_items():
     rows = [
-        f"| Hex bolt M{6 + i % 10}x{20 + i} zinc | HB-{1000 + i} | {100 + i} | {0.1 + i / 100:.2f} |"
-        for i in range(40)
+        f"| Hex bolt M{6 + i % 10}x{20 + i} zinc | HB-{1000 + i} | {100 + i} | {price:.2f} |"
+        for i, price in ((i, 0.1 + i / 100) for i in range(40))
     ]
     body = (
         "Hello,\n\nplease find our current prices below.\n\n"
