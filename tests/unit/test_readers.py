@@ -5,7 +5,6 @@ no services. Every call goes through ``read`` and checks the span invariant
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import pytest
@@ -702,22 +701,18 @@ def test_spans_hold_on_every_sample_and_dev_mail() -> None:
         "12.40 EUR per " * 500, "(1)" * 2000, "\n" * 5000,
     ],
 )  # fmt: skip
-def test_pathological_inputs_are_fast(text: str) -> None:
-    start = time.perf_counter()
+@pytest.mark.timeout(30)  # a hang guard for catastrophic backtracking, not a speed figure
+def test_pathological_inputs_end(text: str) -> None:
     r(text)
-    assert time.perf_counter() - start < 1.0
 
 
-def test_read_20_kb_mail_is_fast() -> None:
+def test_a_20_kb_mail_is_read_with_exact_spans() -> None:
+    """Speed is measured by ``tests/bench/readers_speed.py``; here only correctness at size."""
     text = "\n\n".join(sample(p.name) for p in sorted(SAMPLES.glob("*.eml")))
     text = (text * (20_000 // len(text) + 1))[:20_000]
-    read(text)
-    best = min(_timed(read, text) for _ in range(3))
-    # Well under 50 ms on an idle 2-core machine; the bound leaves room for a busy CI box.
-    assert best < 0.25
-
-
-def _timed(fn: object, text: str) -> float:
-    start = time.perf_counter()
-    fn(text)  # type: ignore[operator]
-    return time.perf_counter() - start
+    found = read(text)
+    assert len(found.money) >= 20
+    for group in dataclasses.astuple(found):
+        for c in group:
+            if hasattr(c, "start"):
+                assert text[c.start : c.end] == c.text
