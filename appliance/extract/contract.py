@@ -299,12 +299,20 @@ def item_origins(raw: dict[str, Any]) -> list[int]:
     return _unique_items(items)[1] if isinstance(items, list) else []
 
 
-def normalise_offer(raw: dict[str, Any], *, language: str, sender: Supplier) -> Offer:
+def normalise_offer(
+    raw: dict[str, Any],
+    *,
+    language: str,
+    sender: Supplier,
+    context: dict[str, Any] | None = None,
+) -> Offer:
     """Normalise the model's JSON and validate it against the contract.
 
     ``language`` is the one detected from the mail text; ``sender`` (the From header) fills the
     supplier's name and address where the model gave none: both are facts of the mail, not
-    guesses. Raises ``ExtractionInvalid`` with the reason when a sanity check fails.
+    guesses. ``context``: the validation context of the configured extra fields
+    (``extract.fields.contract_context``). Raises ``ExtractionInvalid`` with the reason when a
+    sanity check fails.
     """
     if not isinstance(raw, dict):
         raise ExtractionInvalid("model output is not a JSON object")
@@ -320,7 +328,7 @@ def normalise_offer(raw: dict[str, Any], *, language: str, sender: Supplier) -> 
     data["items"] = _unique_items(items)[0]
     data["language"] = language
     try:
-        return Offer.model_validate(data)
+        return Offer.model_validate(data, context=context)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

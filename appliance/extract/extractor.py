@@ -8,12 +8,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.extract import grounding
+from appliance.extract import fields, grounding
 from appliance.extract.confidence import leaf_values, remap_items
 from appliance.extract.contract import Offer, Supplier, item_origins, normalise_offer
 from appliance.extract.evidence import Evidence, check_evidence, kept_items, unfound_values
 from appliance.extract.llm_client import Completion, LLMClient
-from appliance.extract.prompt import build_messages
+from appliance.extract.prompt import build_messages, extra_lines
 from appliance.extract.readers import read
 from appliance.extract.rows import line_items, table_items
 from appliance.extract.supplier import supplier_of
@@ -75,16 +75,17 @@ async def _read_chunk(
     settings: Settings,
     client: LLMClient,
     model: str | None,
-) -> tuple[grounding.Decoded, Completion | None, dict[str, float]]:
+) -> tuple[grounding.Decoded, Completion | None, dict[str, Any]]:
     """One model call over one chunk with its grounded schema (none when the chunk states no
-    product fact)."""
-    g = grounding.build(chunk, mail.subject if first else "")
+    product fact); the decoded items, the call, and the offer-level extra values."""
+    extra = fields.extra_fields(settings)
+    g = grounding.build(chunk, mail.subject if first else "", extra=extra)
     if not g.has_facts():
         return grounding.Decoded(), None, {}
-    messages = build_messages(mail, settings.llm.max_input_chars, chunk)
+    messages = build_messages(mail, settings.llm.max_input_chars, chunk, extra_lines(extra))
     completion = await client.complete_json(messages, model, grounding.schema(g))
     decoded = grounding.decode(completion.data, g)
-    return decoded, completion, completion.confidence
+    return decoded, completion, grounding.offer_extra(completion.data, g)
 
 
 def _merged(completions: list[Completion], model: str) -> Completion:
@@ -117,21 +118,35 @@ async def extract_offer(
     items = table_items(mail.text, grounding.single_currency(cands)) or line_items(mail.text, cands)
     confidence: dict[str, float] = {}
     completions: list[Completion] = []
+    extra_values: dict[str, Any] = {}
     if not items:
         pieces = chunks(mail.text, settings.llm.max_input_chars) or [""]
         results = await asyncio.gather(
             *(_read_chunk(mail, c, i == 0, settings, client, model) for i, c in enumerate(pieces))
         )
-        for decoded, completion, conf in results:
-            confidence.update(grounding.confidence_paths(conf, decoded, len(items)))
-            items += decoded.items
+        for decoded, completion, offer_extra in results:
             if completion is not None:
                 completions.append(completion)
+                conf = grounding.confidence_paths(completion.confidence, decoded, len(items))
+                confidence.update(conf)
+            items += decoded.items
+            extra_values = {**offer_extra, **extra_values}
     grounding.share_facts(items, cands)
+    stated = grounding.labelled_extra(mail.text, fields.extra_fields(settings))
+    for f in fields.extra_fields(settings):  # "Colour: red" states the value outside the model
+        if f.name in stated:
+            for target in items if f.level == "item" and len(items) == 1 else []:
+                target.setdefault("extra", {}).setdefault(f.name, stated[f.name])
+            if f.level == "offer":
+                extra_values.setdefault(f.name, stated[f.name])
     sender = Supplier(name=mail.from_name, email=mail.from_addr)
     supplier = supplier_of(mail.text, mail.from_name, mail.from_addr)
-    raw_offer = {"supplier": supplier.model_dump(), "items": items, **grounding.offer_terms(cands)}
-    offer = normalise_offer(raw_offer, language=mail.language, sender=sender)
+    raw_offer = {
+        "supplier": supplier.model_dump(), "items": items, **grounding.offer_terms(cands),
+        "extra": extra_values,
+    }  # fmt: skip
+    context = fields.contract_context(fields.extra_fields(settings))
+    offer = normalise_offer(raw_offer, language=mail.language, sender=sender, context=context)
     checked, dropped = check_evidence(
         offer, Evidence(mail.subject, f"{mail.from_name or ''} <{mail.from_addr or ''}>", mail.text)
     )

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.extract import layout
+from appliance.extract.fields import ExtraField, of_level
 from appliance.extract.readers import read
+from appliance.extract.readers.numbers import NUMBER_RE, parse_number
 from appliance.extract.readers.types import (
     Candidates,
     Code,
@@ -58,6 +60,9 @@ class Grounding:
     cands: Candidates
     options: dict[str, dict[str, Span]] = field(default_factory=dict)
     text: str = ""
+    # Configured extra fields: name → option text → typed value (booleans have none).
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra_fields: list[ExtraField] = field(default_factory=list)
 
     def has_facts(self) -> bool:
         """Whether the text states anything about a product beyond a name."""
@@ -71,17 +76,23 @@ def _add(opts: dict[str, Span], spans: list[Any], limit: int = MAX_OPTIONS) -> N
             opts.setdefault(text, s)
 
 
-def build(text: str, subject: str = "", cands: Candidates | None = None) -> Grounding:
+def build(
+    text: str,
+    subject: str = "",
+    cands: Candidates | None = None,
+    extra: list[ExtraField] | None = None,
+) -> Grounding:
     """The options of ``text`` (``subject`` adds name options), from the readers' candidates
-    (``cands``, else read now)."""
+    (``cands``, else read now); ``extra``: the configured extra fields."""
     cands = cands if cands is not None else read(text)
-    g = Grounding(cands, text=text)
+    g = Grounding(cands, text=text, extra_fields=list(extra or []))
     o = g.options = {k: {} for k in KEYS}
     cuts = [m.start for m in cands.money] + [q.start for q in cands.quantities]
     for name in layout.name_options(text, subject, cuts)[:MAX_NAME_OPTIONS]:
         o["n"][name] = Span(-1, -1, name)
     _add(o["k"], cands.codes)
     _add(o["b"], cands.brands)
+    _add(o["b"], title_brands(subject, text))
     _add(o["q"], [q for q in cands.quantities if q.role in ("quantity", "other")])
     _add(o["m"], [q for q in cands.quantities if q.role == "moq"])
     _add(o["p"], [m for m in cands.money if m.role in ("price", "other")])
@@ -89,7 +100,119 @@ def build(text: str, subject: str = "", cands: Candidates | None = None) -> Grou
     _add(o["d"], cands.dimensions)
     _add(o["w"], cands.weights)
     _add(o["l"], cands.lead_times)
+    for f in g.extra_fields:
+        g.extra[f.name] = _extra_options(f, g)
     return g
+
+
+def _extra_options(f: ExtraField, g: Grounding) -> dict[str, Any]:
+    """Option text → typed value for one extra field: numbers the text spells, its dates, or
+    spans of it (text); booleans are free (true/false) and have no options."""
+    out: dict[str, Any] = {}
+    if f.kind in ("number", "integer"):
+        for m in NUMBER_RE.finditer(g.text):
+            value = parse_number(m.group())
+            if value is not None and (f.kind == "number" or float(value).is_integer()):
+                out.setdefault(m.group(), int(value) if f.kind == "integer" else value)
+    elif f.kind == "date":
+        out = {d.text: d.iso for d in g.cands.dates}
+    elif f.kind == "text":
+        out = {t: t for t in g.options["n"]}
+    return dict(list(out.items())[:MAX_NAME_OPTIONS])
+
+
+def _extra_props(g: Grounding, level: str) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for f in of_level(g.extra_fields, level):  # type: ignore[arg-type]
+        if f.kind == "boolean":
+            props[f.name] = {"type": "boolean"}
+        elif g.extra.get(f.name):
+            props[f.name] = {"type": "string", "enum": list(g.extra[f.name])}
+        if f.name in props and f.description:
+            props[f.name]["description"] = f.description
+    return props
+
+
+def _extra_value(g: Grounding, name: str, chosen: Any) -> Any:
+    if isinstance(chosen, bool):
+        return chosen
+    return g.extra.get(name, {}).get(chosen) if isinstance(chosen, str) else None
+
+
+def _norm_label(s: str) -> str:
+    return re.sub(r"[\W_]+", "", s.casefold())
+
+
+def labelled_extra(text: str, extra: list[ExtraField]) -> dict[str, Any]:
+    """Extra values a key-value line states under the field's name or one of its labels
+    (``Colour: red`` for a field ``color`` labelled "Colour"), typed; name → value."""
+    wanted: dict[str, ExtraField] = {}
+    for f in extra:
+        for label in (f.name, *(lab for _, lab in f.labels)):
+            wanted.setdefault(_norm_label(label), f)
+    out: dict[str, Any] = {}
+    for line in layout.lines(text):
+        if line.kind != "kv" or (f := wanted.get(_norm_label(line.cells[0].text))) is None:
+            continue
+        raw = re.split(r"[.;]\s|,\s", line.cells[1].text.strip(), maxsplit=1)[0].strip(" .;,")
+        if f.kind in ("number", "integer"):
+            m = NUMBER_RE.search(raw)
+            raw = m.group() if m else ""
+            value: Any = parse_number(raw) if raw else None
+        elif f.kind == "date":
+            dates = read(line.cells[1].text).dates
+            value = dates[0].iso if dates else None
+        else:
+            value = raw
+        try:
+            coerced = f.coerce(value)
+        except ValueError:
+            continue
+        if coerced is not None:
+            out.setdefault(f.name, coerced)
+    return out
+
+
+def offer_extra(data: Any, g: Grounding) -> dict[str, Any]:
+    """The offer-level extra values of the model's answer (name → typed value)."""
+    out: dict[str, Any] = {}
+    for f in of_level(g.extra_fields, "offer"):
+        if isinstance(data, dict) and (v := _extra_value(g, f.name, data.get(f.name))) is not None:
+            out[f.name] = v
+    return out
+
+
+_TITLE_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|aw|wg|ответ)\s*:\s*)*(?:[\w ]{0,30}(?:offer|quote|quotation|"
+    r"предложение|кп|price list|прайс)\w*\s*[:\-–]\s*)?",
+    re.IGNORECASE,
+)
+_TITLE_WORD = re.compile(r"[A-ZА-ЯЁ][\w&'’-]*[\w®™]?")
+_NOT_BRAND = {"the", "our", "your", "new", "offer", "order", "quote", "price", "re", "fw", "for"}
+
+
+def title_brands(subject: str, text: str) -> list[Span]:
+    """Brand options from a product title in the subject (``Offer: Safco Steel Wire Cart``):
+    its first capitalised word and first two, when the body names them too. The model may
+    choose one; a labelled brand (``by Redi-Tag``) is found by the readers."""
+    title = _TITLE_PREFIX.sub("", subject, count=1).strip()
+    words = title.split()
+    out: list[Span] = []
+    for n in (1, 2):
+        if len(words) < n or not all(_TITLE_WORD.fullmatch(w) for w in words[:n]):
+            break
+        phrase = " ".join(words[:n])
+        if words[0].casefold() in _NOT_BRAND or phrase not in text:
+            break
+        pos = text.index(phrase)
+        out.append(Span(pos, pos + len(phrase), phrase))
+    return out
+
+
+def max_items(g: Grounding) -> int:
+    """How many items the text can hold: one per distinct price or quantity it states (at least
+    one, at most ``MAX_ITEMS``). One price, one product: a long product text is not a list."""
+    return max(1, min(MAX_ITEMS, max(len(g.options["p"]), len(g.options["q"]))))
 
 
 def item_schema(g: Grounding, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -100,21 +223,21 @@ def item_schema(g: Grounding, extra: dict[str, Any] | None = None) -> dict[str, 
         options = list(g.options.get(key, {}))
         if options:
             props[key] = {"type": "string", "enum": options}
+    props.update(_extra_props(g, "item"))
     props.update(extra or {})
     return {"type": "object", "properties": props, "required": ["n"], "additionalProperties": False}
 
 
-def schema(
-    g: Grounding, max_items: int = MAX_ITEMS, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The whole answer's schema: ``{"i": [item, …]}`` with at most ``max_items`` items, and
-    at least one when the text prices something or states a minimum order (it offers)."""
-    items: dict[str, Any] = {"type": "array", "items": item_schema(g, extra), "maxItems": max_items}
+def schema(g: Grounding, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole answer's schema: ``{"i": [item, …]}`` with at most ``max_items(g)`` items,
+    and at least one when the text prices something or states a minimum order (it offers)."""
+    items: dict[str, Any] = {"type": "array", "items": item_schema(g, extra)}
+    items["maxItems"] = max_items(g)
     if g.options.get("p") or g.options.get("m"):
         items["minItems"] = 1
     return {
         "type": "object",
-        "properties": {"i": items},
+        "properties": {"i": items, **_extra_props(g, "offer")},
         "required": ["i"],
         "additionalProperties": False,
     }
@@ -185,9 +308,10 @@ def decode(data: Any, g: Grounding) -> Decoded:
             item["unit"], src["unit"] = qty.unit, "q"
         elif isinstance(price, Money) and price.per:
             item["unit"], src["unit"] = price.per, "p"
-        for k, v in entry.items():
-            if k not in KEYS:
-                item.setdefault("extra", {})[k] = v
+        for f in of_level(g.extra_fields, "item"):
+            if (v := _extra_value(g, f.name, entry.get(f.name))) is not None:
+                item.setdefault("extra", {})[f.name] = v
+                src[f"extra.{f.name}"] = f.name
         if item in out.items:  # a small model repeats items
             continue
         out.items.append(item)
@@ -198,33 +322,48 @@ def decode(data: Any, g: Grounding) -> Decoded:
     return out
 
 
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos)
+def _positions(text: str, needle: str) -> list[int]:
+    out = []
+    start = text.find(needle)
+    while start >= 0 and needle:
+        out.append(start)
+        start = text.find(needle, start + 1)
+    return out
 
 
 def _localise(out: Decoded, texts: list[dict[str, str]], text: str) -> None:
-    """In a multi-item answer, drop a fact that the text states only on lines naming another
-    item (the desk's "160x80 cm" is not the chair's): each item owns the line of its name."""
+    """In a multi-item answer, a fact the model gave to several items belongs to the one whose
+    name stands nearest before it in the text (the desk's "160x80 cm" is not the chair's); an
+    item left with no fact of its own, while others have some, was not an item."""
     if len(out.items) < 2 or not text:
         return
-    owner: dict[int, int] = {}
+    names = [_positions(text, t.get("n", "")) for t in texts]
+    users: dict[tuple[str, str], list[int]] = {}
     for i, t in enumerate(texts):
-        pos = text.find(t.get("n", "\0"))
-        if pos >= 0:
-            owner.setdefault(_line_of(text, pos), i)
-    for i, (item, src, t) in enumerate(zip(out.items, out.sources, texts, strict=True)):
-        for key in set(src.values()):
-            if key == "n" or key not in t:
-                continue
-            lines_of = set()
-            start = text.find(t[key])
-            while start >= 0:
-                lines_of.add(_line_of(text, start))
-                start = text.find(t[key], start + 1)
-            if lines_of and all(owner.get(ln, i) != i for ln in lines_of):
-                for f in [f for f, k in src.items() if k == key]:
-                    item.pop(f, None)
-                    src.pop(f, None)
+        for key, value in t.items():
+            if key != "n":
+                users.setdefault((key, value), []).append(i)
+    for (key, value), items in users.items():
+        if len(items) < 2:
+            continue
+        spots = _positions(text, value)
+
+        def distance(i: int, spots: list[int] = spots) -> float:
+            gaps = [s - n if s >= n else 3 * (n - s) for s in spots for n in names[i]]
+            return min(gaps, default=float("inf"))
+
+        keep = min(items, key=distance)
+        for i in items:
+            if i != keep:
+                for f in [f for f, k in out.sources[i].items() if k == key]:
+                    out.items[i].pop(f, None)
+                    out.sources[i].pop(f, None)
+    has_facts = [any(k != "n" for k in src.values()) for src in out.sources]
+    if any(has_facts):
+        keep_idx = [i for i, ok in enumerate(has_facts) if ok]
+        out.items = [out.items[i] for i in keep_idx]
+        out.origins = [out.origins[i] for i in keep_idx]
+        out.sources = [out.sources[i] for i in keep_idx]
 
 
 def single_currency(cands: Candidates) -> str | None:

@@ -57,7 +57,8 @@ _NOT_A_NAME = re.compile(
 COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "sku": ("sku", "art", "art.", "article", "item no", "item #", "item number", "part no",
             "p/n", "part number", "code", "cat. no", "артикул", "арт", "арт.", "код"),
-    "total": ("total", "amount", "sum", "line total", "ext. price", "extended", "сумма",
+    "total": ("total", "subtotal", "sub total", "amount", "sum", "line total", "ext. price",
+              "ext price", "extended", "extended price", "сумма",
               "стоимость", "итого"),
     "unit_price": ("unit price", "price", "price per unit", "rate", "цена", "цена за ед",
                    "цена за единицу", "unit cost", "cost"),
@@ -191,8 +192,8 @@ def name_options(text: str, subject: str = "", cuts: list[int] | None = None) ->
     for line in lines(text):
         if line.kind == "blank":
             continue
-        spans = list(line.cells[1:] if line.kind == "kv" else line.cells)
-        if line.kind in ("bullet", "prose"):
+        spans = list(line.cells)
+        if line.kind in ("bullet", "prose", "kv"):
             spans = [s for c in spans for s in _clauses(text, c)]
         for s in spans:
             add(s, text)
@@ -264,11 +265,34 @@ def tables(text: str) -> list[Table]:
     return [t for t in out if t.rows]
 
 
+def _fixed_width(table: Table, row: Line) -> dict[str, Span]:
+    """Cells of a row of a space-aligned table, sliced at the header's column starts (a token
+    crossing a boundary belongs to the column where it starts)."""
+    text, h0 = row.text, table.header.start
+    bounds = [c.start - h0 for c in table.header.cells] + [max(len(text), 1) + 1]
+    bounds[0] = 0
+    for k in range(1, len(bounds) - 1):
+        b = min(bounds[k], len(text))
+        while 0 < b < len(text) and not text[b - 1].isspace() and not text[b].isspace():
+            b -= 1  # move left to the start of the token that crosses the boundary
+        bounds[k] = max(b, bounds[k - 1])
+    out: dict[str, Span] = {}
+    for i, role in table.roles.items():
+        lo, hi = bounds[i], min(bounds[i + 1], len(text))
+        if (cell := _trimmed(text, lo, hi)) is not None:
+            out.setdefault(role, Span(row.start + cell.start, row.start + cell.end, cell.text))
+    return out
+
+
 def row_cells(table: Table, row: Line) -> dict[str, Span]:
-    """The cells of ``row`` by column role. Cells pair with header columns by position when the
-    counts agree, else by the nearest header cell in character column."""
+    """The cells of ``row`` by column role: by position when the header is split by ``|`` or
+    tabs and the counts agree; sliced at the header's column starts when the header is aligned
+    by spaces; else by the nearest header cell in character column."""
     header = table.header.cells
     out: dict[str, Span] = {}
+    aligned = "|" not in table.header.text and "\t" not in table.header.text
+    if aligned and "|" not in row.text and "\t" not in row.text:
+        return _fixed_width(table, row)
     if len(row.cells) == len(header):
         for i, cell in enumerate(row.cells):
             if i in table.roles:

@@ -6,6 +6,9 @@ nothing a mail says can change the task. The output shape is enforced by the JSO
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from appliance.extract.fields import ExtraField
 from appliance.preprocess import ParsedMail
 
 PROMPT_VERSION = "2026-12-04.1"
@@ -20,15 +23,28 @@ Copy each value exactly from the mail. Leave a key out when the mail does not st
 that product: never guess."""
 
 
+def extra_lines(extra: Sequence[ExtraField]) -> str:
+    """The prompt's lines for the configured extra fields, keyed as the schema keys them: by
+    name, inside each product's entry or beside ``i`` for the offer."""
+    out = []
+    for level, where in (("item", "Also per product"), ("offer", "Also for the whole offer")):
+        mine = [f for f in extra if f.level == level]
+        if mine:
+            named = "; ".join(f"{f.name} = {f.description or f.name}" for f in mine)
+            out.append(f"{where}: {named}.")
+    return "\n".join(out)
+
+
 def mail_block(subject: str, sender: str, text: str) -> str:
     """The user message for one mail: headers that matter, then the cleaned text, delimited."""
     return f"<mail>\nSubject: {subject}\nFrom: {sender}\n\n{text.strip()}\n</mail>"
 
 
 def build_messages(
-    mail: ParsedMail, max_chars: int, text: str | None = None
+    mail: ParsedMail, max_chars: int, text: str | None = None, extra: str = ""
 ) -> list[dict[str, str]]:
-    """System prompt + the mail (``text``, default the mail's text, cut to ``max_chars``).
+    """System prompt (plus ``extra``: the lines naming the configured extra fields) + the mail
+    (``text``, default the mail's text, cut to ``max_chars``).
 
     No worked example: a small model copies the example's values into its answer.
     """
@@ -37,6 +53,6 @@ def build_messages(
         sender = f"{mail.from_name} <{sender}>"
     text = (mail.text if text is None else text)[:max_chars]
     return [
-        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "system", "content": f"{SYSTEM_PROMPT}\n{extra}".strip()},
         {"role": "user", "content": mail_block(mail.subject, sender, text)},
     ]

@@ -33,6 +33,77 @@ def company_in(text: str) -> str | None:
     return None
 
 
+_FORWARDED_FROM = re.compile(
+    r"^[ \t>]*(?:From|От|Von|De)[ \t]*:[ \t]*(?:\"?([^\"<\n]*?)\"?[ \t]*)?"
+    r"<?([\w.+-]+@[\w-]+(?:\.[\w-]+)+)>?",
+    re.MULTILINE,
+)
+# A Lotus Notes forward: '"Dell Computer Corp." <orders@dell.com> on 01/22/2001 01:07 PM'.
+_NOTES_FROM = re.compile(
+    r"^[ \t>]*(?:\"?([^\"<@\n]*?)\"?[ \t]*)?<?([\w.+-]+@[\w-]+(?:\.[\w-]+)+)>?(?:@[\w.-]+)?"
+    r"[ \t]+on[ \t]+\d{1,2}/\d{1,2}/\d{2,4}",
+    re.MULTILINE,
+)
+_MAILTO = re.compile(r"^[ \t>]*From\s*:\s*([^\[\n]*?)\s*\[mailto:([\w.+-]+@[\w.-]+)\]", re.M)
+_WORD = re.compile(r"[^\W_][\w&'’-]*")
+# Parts of a domain that do not name the company.
+_HOST_NOISE = {"www", "mail", "email", "ea", "e", "info", "orders", "shop", "store", "news"}
+
+
+def forwarded_sender(text: str) -> tuple[str | None, str] | None:
+    """``(name, address)`` of the first ``From:`` line inside the text (a forwarded or quoted
+    original), or None."""
+    found = [m for p in (_MAILTO, _FORWARDED_FROM, _NOTES_FROM) if (m := p.search(text))]
+    if not found:
+        return None
+    m = min(found, key=lambda m: m.start())
+    name = (m.group(1) or "").strip().strip('"') or None
+    return name, m.group(2)
+
+
+def name_of_address(address: str | None) -> str | None:
+    """``Greg Blair`` for ``greg.blair@…``: a local part of two or three words."""
+    local = (address or "").split("@", 1)[0]
+    parts = re.split(r"[._]", local)
+    if 2 <= len(parts) <= 3 and all(p.isalpha() and len(p) > 1 for p in parts):
+        return " ".join(p.capitalize() for p in parts)
+    return None
+
+
+def name_from_domain(text: str, address: str | None) -> str | None:
+    """The words of the text that spell the sender's domain: ``Paragon Sports`` for
+    ``…@paragonsports.com``, ``Amazon.com`` for ``…@amazon.com``; the longest such span."""
+    if not address or "@" not in address:
+        return None
+    host = address.rsplit("@", 1)[1].lower().split(".")
+    labels = [h for h in host[:-1] if h not in _HOST_NOISE] or host[:1]
+    want = {re.sub(r"\W|_", "", lab) for lab in labels if len(lab) >= 3}
+    words = list(_WORD.finditer(text))
+    found: list[str] = []
+    for i in range(len(words)):
+        joined = ""
+        for j in range(i, min(i + 4, len(words))):
+            joined += re.sub(r"\W|_", "", words[j].group()).lower()
+            if joined in want and words[i].group()[:1].isupper():
+                span = text[words[i].start() : words[j].end()]
+                tld = f".{host[-1]}"
+                if i == j and text.lower().startswith(tld, words[j].end()):
+                    span += text[words[j].end() : words[j].end() + len(tld)]
+                if "\n" not in span:
+                    found.append(span)
+    # Words apart ("Paragon Sports") before one word with its domain ("Amazon.com").
+    found.sort(key=lambda s: (" " in s, len(s)), reverse=True)
+    return found[0] if found else None
+
+
 def supplier_of(text: str, from_name: str | None, from_addr: str | None) -> Supplier:
-    """The mail's supplier: the signature's company, else the sender's name; the From address."""
-    return Supplier(name=company_in(text) or from_name or None, email=from_addr or None)
+    """The mail's supplier. The sender is the From header's, unless the text forwards another
+    sender's mail (a ``From:`` line in it): then that one. The name is the signature's
+    company, else the words of the text that spell the sender's domain, else the sender's
+    display name."""
+    fwd = forwarded_sender(text)
+    if fwd is not None and fwd[1].lower() != (from_addr or "").lower():
+        from_name, from_addr = fwd
+    company = from_name if from_name and _COMPANY.match(from_name) else None
+    name = company_in(text) or company or name_from_domain(text, from_addr) or from_name
+    return Supplier(name=name or name_of_address(from_addr), email=from_addr or None)

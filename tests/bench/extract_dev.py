@@ -215,12 +215,15 @@ def run_cli(
     base_url: str | None = None,
     timeout: float = 3600.0,
     code_root: Path = ROOT,
+    model: str | None = None,
 ) -> Run:
     """Run ``python -m appliance.cli extract`` (of the checkout ``code_root``) over ``mails``
     and collect its JSON lines."""
     env = dict(os.environ)
     if base_url:
         env["APPLIANCE_LLM__BASE_URL"] = base_url
+    if model:
+        env["APPLIANCE_LLM__MODEL"] = model
     env["PYTHONPATH"] = str(code_root)
     cmd = [sys.executable, "-m", "appliance.cli", "extract", "--concurrency", str(concurrency)]
     cmd += [str(m.path.resolve()) for m in mails]
@@ -367,7 +370,13 @@ def main(argv: list[str] | None = None) -> int:
             "sets": blocks,
             "overall": overall,
             "mails": [
-                {"set": m.set_name, "file": m.path.name, "error": run.error_code(m)}
+                {
+                    "set": m.set_name,
+                    "file": m.path.name,
+                    "error": run.error_code(m),
+                    "result": run.prediction(m),
+                    "gold": m.gold,
+                }
                 for run in runs
                 for m in run.mails
             ],

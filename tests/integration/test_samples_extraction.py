@@ -18,6 +18,7 @@ from appliance.settings import load_settings
 from appliance.workflow.completeness import evaluate, rules_for
 from finetune.scoring import score
 from tests.bench.extract_dev import format_summary, load_samples, run_cli, summarise
+from tests.helpers import PRODUCT_DEFAULT_MODEL
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 # Share of the stated fields (gold non-null) that must be read right. All of them today; lower
@@ -31,10 +32,15 @@ def _stated(label: dict, field: str) -> bool:
     return any(item.get(f) is not None for item in label["items"] for f in field.split("|"))
 
 
-def test_samples_read_right_and_no_question_about_what_they_state(vllm_server: str) -> None:
+def test_samples_read_right_and_no_question_about_what_they_state(
+    vllm_product_server: str,
+) -> None:
     mails = load_samples(SAMPLES)
     assert len(mails) == 6
-    run = run_cli(mails, concurrency=8, base_url=vllm_server, timeout=1800)
+    run = run_cli(
+        mails, concurrency=8, base_url=vllm_product_server, timeout=1800,
+        model=PRODUCT_DEFAULT_MODEL,
+    )  # fmt: skip
     summary, report = summarise("samples", [run])
     print("\n" + format_summary(summary, report))
     assert run.returncode in (0, 1), run.stderr[-3000:]
