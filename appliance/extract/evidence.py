@@ -18,6 +18,7 @@ from typing import Any
 
 from appliance.extract.contract import CURRENCY_ALIASES, Offer
 from appliance.extract.fields import EXTRA, OFFER_VALUES
+from appliance.extract.readers.numbers import parse_measure
 
 # Dates are not quantities: their parts (2026, 12) must not vouch for a price or a lead time.
 _DATE_RE = re.compile(
@@ -27,6 +28,9 @@ _DATE_RE = re.compile(
 # Digits with thousands/decimal separators inside one line ("1 250,50"); never across a line
 # break, where "13.52" ending one line and "2. Hex nut" starting the next are two numbers.
 _NUM_RE = re.compile(r"\d[\d \t.,'\u00a0\u202f]*\d|\d")
+
+
+_FRACTION_TOKEN = re.compile(r"(?:\d+[ -])?\d+/\d+(?![\d/])|\d+[½¼¾⅛⅜⅝⅞]")
 
 
 def _norm_text(s: str) -> str:
@@ -58,8 +62,17 @@ def _number_tokens(text: str) -> list[tuple[int, int, set[float]]]:
 
 def numbers_in(text: str) -> set[float]:
     """Every number the text spells (dates and times left out), read with both decimal
-    conventions where ambiguous."""
-    return {v for _, _, values in _number_tokens(text) for v in values}
+    conventions where ambiguous, and inch fractions (``8-1/2``, ``8 1/2``, ``7/16``)."""
+    return {v for _, _, values in _all_number_tokens(text) for v in values}
+
+
+def _all_number_tokens(text: str) -> list[tuple[int, int, set[float]]]:
+    """``_number_tokens`` and the inch fractions, in text order."""
+    out = _number_tokens(text)
+    for m in _FRACTION_TOKEN.finditer(text):
+        if (v := parse_measure(m.group())) is not None:
+            out.append((m.start(), m.end(), {round(v, 6)}))
+    return sorted(out, key=lambda t: t[0])
 
 
 def locate(field: str, value: Any, text: str) -> tuple[int, int] | None:
@@ -81,7 +94,7 @@ def locate(field: str, value: Any, text: str) -> tuple[int, int] | None:
         wanted = {round(float(value), 6)}
         if field == "lead_time_days" and int(value) % 7 == 0:
             wanted.add(round(float(value) / 7, 6))
-        for start, end, values in _number_tokens(text):
+        for start, end, values in _all_number_tokens(text):
             if values & wanted:
                 return start, end
         return None

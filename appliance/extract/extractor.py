@@ -131,7 +131,7 @@ async def extract_offer(
                 confidence.update(conf)
             items += decoded.items
             extra_values = {**offer_extra, **extra_values}
-    grounding.share_facts(items, cands)
+    grounding.share_facts(items, cands, mail.subject, mail.text)
     stated = grounding.labelled_extra(mail.text, fields.extra_fields(settings))
     for f in fields.extra_fields(settings):  # "Colour: red" states the value outside the model
         if f.name in stated:

@@ -97,7 +97,7 @@ def build(
     _add(o["m"], [q for q in cands.quantities if q.role == "moq"])
     _add(o["p"], [m for m in cands.money if m.role in ("price", "other")])
     _add(o["t"], [m for m in cands.money if m.role == "total"])
-    _add(o["d"], cands.dimensions)
+    _add(o["d"], [d for d in cands.dimensions if sized(d)])
     _add(o["w"], cands.weights)
     _add(o["l"], cands.lead_times)
     for f in g.extra_fields:
@@ -192,21 +192,43 @@ _NOT_BRAND = {"the", "our", "your", "new", "offer", "order", "quote", "price", "
 
 
 def title_brands(subject: str, text: str) -> list[Span]:
-    """Brand options from a product title in the subject (``Offer: Safco Steel Wire Cart``):
-    its first capitalised word and first two, when the body names them too. The model may
-    choose one; a labelled brand (``by Redi-Tag``) is found by the readers."""
+    """The brand option a product title in the subject gives (``Offer: Safco Steel Wire Cart``
+    → ``Safco``): its first capitalised word, or its first two when the text repeats those two
+    (``Roaring Spring … Roaring Spring``), when the body names it too. A labelled brand
+    (``by Redi-Tag``) is found by the readers."""
     title = _TITLE_PREFIX.sub("", subject, count=1).strip()
     words = title.split()
-    out: list[Span] = []
-    for n in (1, 2):
-        if len(words) < n or not all(_TITLE_WORD.fullmatch(w) for w in words[:n]):
-            break
-        phrase = " ".join(words[:n])
-        if words[0].casefold() in _NOT_BRAND or phrase not in text:
-            break
-        pos = text.index(phrase)
-        out.append(Span(pos, pos + len(phrase), phrase))
-    return out
+    if not words or words[0].casefold() in _NOT_BRAND or not _TITLE_WORD.fullmatch(words[0]):
+        return []
+    phrase = words[0]
+    if len(words) > 1 and _TITLE_WORD.fullmatch(words[1]):
+        two = f"{words[0]} {words[1]}"
+        if text.count(two) >= 2:
+            phrase = two
+    pos = text.find(phrase)
+    return [Span(pos, pos + len(phrase), phrase)] if pos >= 0 else []
+
+
+_AXIS_WORD = re.compile(
+    r"(?i)\b(?:length|long|width|wide|height|high|depth|deep|dia(?:meter)?|thick(?:ness)?|"
+    r"длин\w*|ширин\w*|высот\w*|глубин\w*|диаметр\w*|толщин\w*|[LWHD])\b|[Øø⌀]"
+)
+
+
+_UNIT_MARK = re.compile(
+    r"(?i)\d\s*(?:mm|cm|m|in|inch|inches|ft|feet|foot|мм|см|м)(?![^\W\d_])|[\"″”']"
+)
+
+
+def sized(d: Dimensions) -> bool:
+    """Whether a dimensions candidate states its unit and what it measures: two or three axes
+    (``60x40x40 cm``), or one named axis (``L 1.2 m``, ``Ø 20 mm``, ``width 2"``). A lone
+    length (``12"``, ``1 inch``) is too often a size, a count or a capacity; ``8 1/2 x 11``
+    states no unit, so no dimensions."""
+    if not _UNIT_MARK.search(d.text):
+        return False
+    axes = [a for a in (d.length, d.width, d.height) if a is not None]
+    return (len(axes) >= 2 and d.length is not None) or bool(_AXIS_WORD.search(d.text))
 
 
 def max_items(g: Grounding) -> int:
@@ -378,11 +400,15 @@ def _only(spans: list[Any]) -> Any:
     return spans[0] if len(texts) == 1 else None
 
 
-def share_facts(items: list[dict[str, Any]], cands: Candidates) -> list[str]:
+def share_facts(
+    items: list[dict[str, Any]], cands: Candidates, subject: str = "", text: str = ""
+) -> list[str]:
     """Fill what the mail states once for all its items; return the filled paths.
 
     Every item: the mail's only lead time, its only currency (for an item with a price).
-    A one-item offer also: its only MOQ, dimensions, weight, labelled code and labelled brand.
+    A one-item offer also: its only MOQ, dimensions, weight, labelled code and labelled brand;
+    else the brand its subject's product title starts with when the item's name holds it; and
+    a code the subject names is its code rather than a barcode from the text.
     """
     filled: list[str] = []
 
@@ -402,7 +428,7 @@ def share_facts(items: list[dict[str, Any]], cands: Candidates) -> list[str]:
         moq = _only([q for q in cands.quantities if q.role == "moq"])
         if moq is not None:
             fill(0, "moq", moq.value)
-        if (dims := _only(cands.dimensions)) is not None:
+        if (dims := _only([d for d in cands.dimensions if sized(d)])) is not None:
             fill(0, "dimensions", _value("d", dims))
         if (weight := _only(cands.weights)) is not None:
             fill(0, "weight", _value("w", weight))
@@ -412,6 +438,14 @@ def share_facts(items: list[dict[str, Any]], cands: Candidates) -> list[str]:
         brand = _only([b for b in cands.brands if b.labelled])
         if brand is not None:
             fill(0, "brand", brand.text.strip())
+        name = str(items[0].get("product_name") or "")
+        for title_brand in title_brands(subject, text):
+            if title_brand.text in name or title_brand.text in subject:
+                fill(0, "brand", title_brand.text)
+        in_subject = [c for c in cands.codes if c.text in subject]
+        if len({c.text for c in in_subject}) == 1 and items[0].get("sku") != in_subject[0].text:
+            items[0]["sku"] = in_subject[0].text
+            filled.append("items[0].sku")
     return filled
 
 
