@@ -257,10 +257,33 @@ def normalise_currency(v: Any) -> str | None:
     return CURRENCY_ALIASES.get(s.lower(), CURRENCY_ALIASES.get(s, s.upper()))
 
 
+# English plurals of units as mails write them ("4 bottles", "500 boxes") → the unit itself.
+_PLURAL_ES = re.compile(r"(?i)(?:box|inch|pouch|batch|bunch|case)es$")
+_KEEP_S = {"pcs", "lbs", "kgs", "ths", "ds", "cs", "ps"}
+
+
+def singular_unit(unit: str) -> str:
+    """A unit in the singular: ``bottles`` → ``bottle``, ``boxes`` → ``box``, ``pieces`` →
+    ``piece``; abbreviations (``pcs``), non-English units (``шт.``) and others unchanged."""
+    u = unit.strip()
+    low = u.lower()
+    if not low.isascii() or not low.isalpha() or len(low) < 4 or low in _KEEP_S:
+        return u
+    if _PLURAL_ES.search(low):
+        return u[:-2]
+    if low.endswith("ies"):
+        return u[:-3] + ("Y" if u[-1].isupper() else "y")
+    if low.endswith("s") and not low.endswith("ss"):
+        return u[:-1]
+    return u
+
+
 def _normalise_item(raw: dict[str, Any]) -> dict[str, Any]:
     item = {k: _clean_str(v) for k, v in raw.items()}
     item["currency"] = normalise_currency(item.get("currency"))
     unit = item.get("unit")
+    if isinstance(unit, str):
+        item["unit"] = unit = singular_unit(unit)
     if isinstance(unit, str) and unit.strip().lower() in CURRENCY_ALIASES and not item["currency"]:
         # The model put the currency symbol into `unit`.
         item["currency"] = CURRENCY_ALIASES[unit.strip().lower()]

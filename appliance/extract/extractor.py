@@ -4,6 +4,7 @@ choice per chunk → shared facts and offer terms → contract → evidence chec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from appliance.extract.evidence import Evidence, check_evidence, kept_items, unf
 from appliance.extract.llm_client import Completion, LLMClient
 from appliance.extract.prompt import build_messages, extra_lines
 from appliance.extract.readers import read
+from appliance.extract.readers.types import Candidates
 from appliance.extract.rows import line_items, table_items
 from appliance.extract.supplier import supplier_of
 from appliance.preprocess import ParsedMail, parse_mail
@@ -45,6 +47,19 @@ def preprocess(raw: bytes, settings: Settings) -> ParsedMail:
     return parse_mail(
         raw, max_bytes=p.max_bytes, max_parts=p.max_parts, max_text_chars=p.max_text_chars
     )
+
+
+def readable(mail: ParsedMail) -> tuple[str, Candidates]:
+    """The text to read and its candidates: the mail's own text, or its whole body when the
+    own text states no price or quantity and the quoted or forwarded part does ("FYI" above a
+    forwarded offer, "see below" above the quoted price list)."""
+    cands = read(mail.text)
+    if cands.money or cands.quantities or mail.body_text.strip() == mail.text.strip():
+        return mail.text, cands
+    whole = read(mail.body_text)
+    if whole.money or whole.quantities:
+        return mail.body_text, whole
+    return mail.text, cands
 
 
 def chunks(text: str, max_chars: int, limit: int = MAX_CHUNKS) -> list[str]:
@@ -113,7 +128,9 @@ async def extract_offer(
     """
     start = time.perf_counter()
     mail = preprocess(raw, settings)
-    cands = read(mail.text)
+    text, cands = readable(mail)
+    if text is not mail.text:
+        mail = dataclasses.replace(mail, text=text)
     pre_ms = (time.perf_counter() - start) * 1000
     items = table_items(mail.text, grounding.single_currency(cands)) or line_items(mail.text, cands)
     confidence: dict[str, float] = {}

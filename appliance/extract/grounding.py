@@ -88,7 +88,9 @@ def build(
     g = Grounding(cands, text=text, extra_fields=list(extra or []))
     o = g.options = {k: {} for k in KEYS}
     cuts = [m.start for m in cands.money] + [q.start for q in cands.quantities]
-    for name in layout.name_options(text, subject, cuts)[:MAX_NAME_OPTIONS]:
+    terms = [*cands.dates, *cands.incoterms, *cands.payment_terms, *cands.lead_times]
+    avoid = [(t.start, t.end) for t in terms]
+    for name in layout.name_options(text, subject, cuts, avoid)[:MAX_NAME_OPTIONS]:
         o["n"][name] = Span(-1, -1, name)
     _add(o["k"], cands.codes)
     _add(o["b"], cands.brands)
@@ -98,7 +100,7 @@ def build(
     _add(o["p"], [m for m in cands.money if m.role in ("price", "other")])
     _add(o["t"], [m for m in cands.money if m.role == "total"])
     _add(o["d"], [d for d in cands.dimensions if sized(d)])
-    _add(o["w"], cands.weights)
+    _add(o["w"], [w for w in cands.weights if product_weight(w, text)])
     _add(o["l"], cands.lead_times)
     for f in g.extra_fields:
         g.extra[f.name] = _extra_options(f, g)
@@ -229,6 +231,20 @@ def sized(d: Dimensions) -> bool:
         return False
     axes = [a for a in (d.length, d.width, d.height) if a is not None]
     return (len(axes) >= 2 and d.length is not None) or bool(_AXIS_WORD.search(d.text))
+
+
+_PAPER = re.compile(r"(?i)\b(?:paper|stock|bond|cover|vellum|cardstock|sheets?|gsm|бумаг\w*)\b|g/m")
+
+
+def product_weight(w: Weight, text: Any) -> bool:
+    """Whether a weight weighs the product: not a paper's basis weight or grammage
+    (``24 lb bond``, ``65 lb cover stock``, ``80 g/m²``), read from the weight's own line."""
+    if not isinstance(text, str):
+        return True
+    start = text.rfind("\n", 0, w.start) + 1
+    end = text.find("\n", w.end)
+    line = text[start : end if end >= 0 else len(text)]
+    return not _PAPER.search(line)
 
 
 def max_items(g: Grounding) -> int:
@@ -406,7 +422,8 @@ def share_facts(
     """Fill what the mail states once for all its items; return the filled paths.
 
     Every item: the mail's only lead time, its only currency (for an item with a price).
-    A one-item offer also: its only MOQ, dimensions, weight, labelled code and labelled brand;
+    A one-item offer also: its only price, quantity, MOQ, dimensions, weight, labelled code
+    and labelled brand;
     else the brand its subject's product title starts with when the item's name holds it; and
     a code the subject names is its code rather than a barcode from the text.
     """
@@ -420,17 +437,29 @@ def share_facts(
     lead = _only(cands.lead_times)
     single = single_currency(cands)
     for i, item in enumerate(items):
+        if item.get("quantity") == 1 and item.get("total_price") is not None:
+            fill(i, "unit_price", item["total_price"])  # one piece: its total is its price
         if lead is not None:
             fill(i, "lead_time_days", lead.days)
         if "unit_price" in item or "total_price" in item:
             fill(i, "currency", single)
     if len(items) == 1:
+        price = _only([m for m in cands.money if m.role == "price"])
+        if price is not None and items[0].get("unit_price") is None:
+            fill(0, "unit_price", price.value)
+            fill(0, "currency", price.currency)
+            if price.per:
+                fill(0, "unit", price.per)
+        qty = _only([q for q in cands.quantities if q.role == "quantity"])
+        if qty is not None and items[0].get("quantity") is None:
+            fill(0, "quantity", qty.value)
+            fill(0, "unit", qty.unit)
         moq = _only([q for q in cands.quantities if q.role == "moq"])
         if moq is not None:
             fill(0, "moq", moq.value)
         if (dims := _only([d for d in cands.dimensions if sized(d)])) is not None:
             fill(0, "dimensions", _value("d", dims))
-        if (weight := _only(cands.weights)) is not None:
+        if (weight := _only([w for w in cands.weights if product_weight(w, text)])) is not None:
             fill(0, "weight", _value("w", weight))
         code = _only([c for c in cands.codes if isinstance(c, Code) and c.labelled])
         if code is not None:

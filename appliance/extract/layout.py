@@ -39,6 +39,10 @@ TOTAL_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Words that begin a line which is about the mail, not a product.
+_OFFER_WORDS = re.compile(
+    r"(?i)(?:(?:our|new|special|price|commercial)\s+)?(?:offer|quote|quotation|price\s*list|"
+    r"proposal)s?|(?:коммерческое\s+)?предложение|кп|прайс(?:-лист)?|счёт|счет"
+)
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|ответ|пересл)\s*:\s*)+", re.I)
 # Labels of a field are not product names ("MOQ", "Price", "Цена").
 _LABEL_ONLY = re.compile(
@@ -46,6 +50,11 @@ _LABEL_ONLY = re.compile(
     r"lead\s+time|delivery|weight|dimensions|size|art|sku|item|цена|количество|кол-во|"
     r"минимальная\s+партия|срок(?:\s+поставки)?|вес|размеры|артикул|арт)\.?$",
     re.IGNORECASE,
+)
+_LABEL_START = re.compile(
+    r"(?i)^(?:moq|min(?:imum)?\.?\s+order|prices?|unit\s+price|total|qty|quantity|lead\s+time|"
+    r"delivery|payment|terms|valid|offer\s+valid|цена|стоимость|количество|кол-во|"
+    r"минимальн\w+|мин\.|срок|доставка|оплата|предложение\s+действ)\b"
 )
 _NOT_A_NAME = re.compile(
     r"^(?:dear|hello|hi|hey|thanks?|thank you|best|kind|regards|sincerely|please|sent from|"
@@ -169,11 +178,19 @@ def _cut_before(text: str, span: Span, cuts: list[int]) -> Span | None:
     return _trimmed(text, span.start, min(inside))
 
 
-def name_options(text: str, subject: str = "", cuts: list[int] | None = None) -> list[str]:
+def name_options(
+    text: str,
+    subject: str = "",
+    cuts: list[int] | None = None,
+    avoid: list[tuple[int, int]] | None = None,
+) -> list[str]:
     """Texts that may name a product, each a span of ``text`` (or of ``subject``), in text
     order, without repeats: lines, their clauses, bullets, key-value values and table cells,
     also cut before the first of ``cuts`` (start offsets of quantities and prices) inside
-    them. Between ``MIN_NAME`` and ``MAX_NAME`` characters, holding a letter."""
+    them. Between ``MIN_NAME`` and ``MAX_NAME`` characters, holding a letter, not opening
+    with a field's label ("MOQ …", "Цена …") and not holding a span of ``avoid`` (dates,
+    terms, lead times: a sentence about validity or delivery names no product)."""
+    avoid = avoid or []
     cuts = sorted(cuts or [])
     cut_set = set(cuts)
     seen: dict[str, None] = {}
@@ -185,6 +202,10 @@ def name_options(text: str, subject: str = "", cuts: list[int] | None = None) ->
         if not (MIN_NAME <= len(t) <= MAX_NAME) or not _LETTER.search(t):
             return
         if _NOT_A_NAME.match(t) or _LABEL_ONLY.match(t) or "@" in t or "://" in t:
+            return
+        if _LABEL_START.match(t):
+            return
+        if source is text and any(s.start < b and a < s.end for a, b in avoid):
             return
         if t in source and not (source is text and s.start in cut_set):
             seen.setdefault(t, None)
@@ -204,9 +225,19 @@ def name_options(text: str, subject: str = "", cuts: list[int] | None = None) ->
     if subj:
         whole = Span(subject.index(subj), subject.index(subj) + len(subj), subj)
         parts = list(_clauses(subject, whole))
+        body = [_words(t) for t in seen]
         for s in parts[1:] or parts:
+            words = _words(s.text)
+            if _OFFER_WORDS.fullmatch(s.text.strip()) or any(
+                len(words & b) * 2 >= len(words) for b in body
+            ):
+                continue  # "Коммерческое предложение", or the body names it better
             add(s, subject)
     return list(seen)  # fmt: skip
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
 
 
 def _role(cell: str) -> str | None:
@@ -215,6 +246,21 @@ def _role(cell: str) -> str | None:
         if low in words or any(low.startswith(w + " ") for w in words if len(w) > 3):
             return role
     return None
+
+
+_DESCRIPTION = re.compile(r"(?i)^(?:description|product(?: name)?|наименование|описание|товар)")
+
+
+def _prefer_description(roles: dict[int, str], cells: tuple[Span, ...]) -> dict[int, str]:
+    """Of two name columns ("Item" and "Description"), the description names the product and
+    the other holds its code."""
+    names = [i for i, r in roles.items() if r == "name"]
+    if len(names) > 1:
+        main = next((i for i in names if _DESCRIPTION.match(cells[i].text.strip())), names[-1])
+        for i in names:
+            if i != main:
+                roles[i] = "sku" if "sku" not in roles.values() else "other"
+    return roles
 
 
 def _header_currency(cells: tuple[Span, ...], roles: dict[int, str]) -> str | None:
@@ -233,7 +279,9 @@ def tables(text: str) -> list[Table]:
     current: Table | None = None
     gap = 0
     for line in lines(text):
-        roles = {i: r for i, c in enumerate(line.cells) if (r := _role(c.text))}
+        roles = _prefer_description(
+            {i: r for i, c in enumerate(line.cells) if (r := _role(c.text))}, line.cells
+        )
         is_header = (
             line.kind == "row"
             and "name" in roles.values()

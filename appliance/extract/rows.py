@@ -94,6 +94,7 @@ def line_items(text: str, cands: Candidates) -> list[dict[str, Any]]:
     line's text before its first price or quantity; the facts are the line's own. A line with
     two amounts reads them as unit price and total."""
     found: list[dict[str, Any]] = []
+    counted = False
     for line in layout.lines(text):
         if line.kind not in ("bullet", "row"):
             continue
@@ -105,6 +106,7 @@ def line_items(text: str, cands: Candidates) -> list[dict[str, Any]]:
         start = body.start
         if m := _LEADING_COUNT.match(text, start, line.end):  # "27  4x6 Print", "4 bottles of"
             start = m.end()
+            counted = True
             if not qty:
                 qty = [Quantity(m.start(1), m.end(1), m.group(1), value=float(m.group(1)))]
         for code in _in_line(cands.codes, line):  # a leading code column is not the name
@@ -140,7 +142,9 @@ def line_items(text: str, cands: Candidates) -> list[dict[str, Any]]:
             if own:
                 item[fname] = _fact(fname, own[0])
         found.append({k: v for k, v in item.items() if v is not None})
-    return found if len(found) >= 2 else []
+    # Two priced lines make a list; one is a list only when it opens with a count ("27  4x6
+    # Print   $13.23"): a lone priced sentence is left to the model.
+    return found if len(found) >= 2 or (found and counted) else []
 
 
 def _name_before(text: str, body: layout.Span, figures: list[int]) -> str | None:
