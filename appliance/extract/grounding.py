@@ -357,7 +357,27 @@ def decode(data: Any, g: Grounding) -> Decoded:
         out.sources.append(src)
         texts.append({k: v for k, v in entry.items() if k in KEYS and isinstance(v, str)})
     _localise(out, texts, g.text)
+    _name_by_facts(out, texts, g)
     return out
+
+
+def _name_by_facts(out: Decoded, texts: list[dict[str, str]], g: Grounding) -> None:
+    """An item whose chosen name holds none of its own facts (code, brand, dimensions) while
+    another name option does, is named by the shortest such option ("we can supply boxes
+    60x40x40 cm" rather than "I will send the price tomorrow")."""
+    names = list(g.options.get("n", {}))
+    taken = {t.get("n") for t in texts}
+    for item, t in zip(out.items, texts, strict=True):
+        facts = [t[k] for k in ("k", "d", "b") if k in t]
+        if not facts or any(f in t.get("n", "") for f in facts):
+            continue
+        better = [n for n in names if n not in taken and any(f in n for f in facts)]
+        better = [n for n in better if len(_WORDS.findall(n)) >= 2]
+        if better:
+            item["product_name"] = min(better, key=len)
+
+
+_WORDS = re.compile(r"[^\W\d_]{2,}")
 
 
 def _positions(text: str, needle: str) -> list[int]:

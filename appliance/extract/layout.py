@@ -54,7 +54,8 @@ _LABEL_ONLY = re.compile(
 _LABEL_START = re.compile(
     r"(?i)^(?:moq|min(?:imum)?\.?\s+order|prices?|unit\s+price|total|qty|quantity|lead\s+time|"
     r"delivery|payment|terms|valid|offer\s+valid|цена|стоимость|количество|кол-во|"
-    r"минимальн\w+|мин\.|срок|доставка|оплата|предложение\s+действ)\b"
+    r"минимальн\w+|мин\.|срок|доставка|оплата|предложение\s+действ|brand|made\s+by|"
+    r"manufacturer|art|sku|item\s*(?:#|no)|p/n|part\s+no|артикул|арт|код|марка|производ\w+)(?!\w)"
 )
 _NOT_A_NAME = re.compile(
     r"^(?:dear|hello|hi|hey|thanks?|thank you|best|kind|regards|sincerely|please|sent from|"
@@ -217,8 +218,9 @@ def name_options(
         if line.kind in ("bullet", "prose", "kv"):
             spans = [s for c in spans for s in _clauses(text, c)]
         for s in spans:
-            add(s, text)
-            add(_cut_before(text, s, cuts), text)
+            for v in (s, _without_lead_in(text, s)):
+                add(v, text)
+                add(_cut_before(text, v, cuts) if v else None, text)
     # The subject's clauses last (a subject names the offer more often than one product);
     # the whole subject only when it has no clauses ("Offer: chairs" offers "chairs").
     subj = _SUBJECT_PREFIX.sub("", subject).strip()
@@ -234,6 +236,19 @@ def name_options(
                 continue  # "Коммерческое предложение", or the body names it better
             add(s, subject)
     return list(seen)  # fmt: skip
+
+
+_LEAD_IN = re.compile(
+    r"(?i)^(?:(?:we|i)\s+(?:can|could|would like to|are pleased to|are happy to)?\s*"
+    r"(?:offer|supply|quote|propose|deliver)(?:\s+you)?|please find(?:\s+our)?|"
+    r"(?:мы\s+)?(?:предлагаем|можем\s+предложить|поставляем)(?:\s+вам)?)\s+"
+)
+
+
+def _without_lead_in(text: str, span: Span) -> Span | None:
+    """``span`` without an opening "we can supply" / "предлагаем вам", or None."""
+    m = _LEAD_IN.match(span.text)
+    return _trimmed(text, span.start + m.end(), span.end) if m else None
 
 
 def _words(text: str) -> set[str]:

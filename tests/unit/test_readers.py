@@ -339,8 +339,64 @@ def test_no_dimensions(text: str) -> None:
     assert r(text).dimensions == []
 
 
+@pytest.mark.parametrize(
+    ("text", "span", "lwh", "unit"),
+    [
+        # axis letters glued to inch marks
+        ('20"w x 18"d laminate top', '20"w x 18"d', (20, 18, None), "in"),
+        ('expands to a 36"w x 18"d worksurface', '36"w x 18"d', (36, 18, None), "in"),
+        ("Stand, 36w x 18d 26-3/4h, Black", "36w x 18d 26-3/4h", (36, 18, 26.75), "in"),
+        ('12"W x 16 1/2"D (ID)', '12"W x 16 1/2"D', (12, 16.5, None), "in"),
+        # no spaces around the x
+        ('ReStockIt 8 1/2"x14 1/2" Sealed', '8 1/2"x14 1/2"', (8.5, 14.5, None), "in"),
+        ("4Inx6In labels", "4Inx6In", (4, 6, None), "in"),
+        # mixed units of one system: converted into the first axis' unit
+        ('Rolls, 48" x 50 ft.', '48" x 50 ft.', (48, 600, None), "in"),
+        ('Tape 2" x 60 Yards', '2" x 60 Yards', (2, 2160, None), "in"),
+        ('2" x 60 yds', '2" x 60 yds', (2, 2160, None), "in"),
+        ("1 ft x 6 in", "1 ft x 6 in", (1, 0.5, None), "ft"),
+        ("1.2 m x 600 mm", "1.2 m x 600 mm", (1.2, 0.6, None), "m"),
+        # a single length with its axis word after it: the word is in the span
+        ('Hon Cabinet 36" Wide', '36" Wide', (36, None, None), "in"),
+        ('Files are 19-1/4" deep.', '19-1/4" deep', (19.25, None, None), "in"),
+        ('53-1/4" high', '53-1/4" high', (53.25, None, None), "in"),
+        ('Four-Drawer53-1/4" high.', '53-1/4" high', (53.25, None, None), "in"),
+        ('a 12" long tube', '12" long', (12, None, None), "in"),
+        ('1/4" Dia, Clear', '1/4" Dia', (0.25, None, None), "in"),
+        ("rod 20 mm dia", "20 mm dia", (20, None, None), "mm"),
+        ("cable 5 m long", "5 m long", (5, None, None), "m"),
+        ("Ø 20 mm", "Ø 20 mm", (20, None, None), "mm"),
+        ("width: 2 in", "width: 2 in", (None, 2, None), "in"),
+        ('10 1/2" x 20 1/8"', '10 1/2" x 20 1/8"', (10.5, 20.125, None), "in"),
+        # Russian, and an axis legend before a chain
+        ("1200x600x2000 мм", "1200x600x2000 мм", (1200, 600, 2000), "mm"),
+        ("длина 1,2 м", "длина 1,2 м", (1.2, None, None), "m"),
+        ("Ш×Г×В 800×400×1800 мм", "Ш×Г×В 800×400×1800 мм", (800, 400, 1800), "mm"),
+        ("ДхШхВ: 60х40х40 см", "ДхШхВ: 60х40х40 см", (60, 40, 40), "cm"),
+        ("Size WxDxH 60 x 40 x 40 cm", "WxDxH 60 x 40 x 40 cm", (60, 40, 40), "cm"),
+    ],
+)
+def test_dimensions_in_product_texts(
+    text: str, span: str, lwh: tuple[float | None, ...], unit: str
+) -> None:
+    dims = r(text).dimensions
+    assert [(d.text, (d.length, d.width, d.height), d.unit) for d in dims] == [(span, lwh, unit)]
+
+
 def test_mixed_units_are_not_one_chain() -> None:
     assert [d.text for d in r("10 cm x 5 inches").dimensions] == ["10 cm", "5 inches"]
+
+
+def test_axis_word_does_not_chain_a_count_or_repeat_an_axis() -> None:
+    c = r('12" long 5 pcs')
+    assert [d.text for d in c.dimensions] == ['12" long']
+    assert [q.text for q in c.quantities] == ["5 pcs"]
+    assert [d.text for d in r('Open Base, 30"D 30"D Base').dimensions] == ['30"D', '30"D']
+
+
+@pytest.mark.parametrize("text", ["10 in high demand", "the 1990's"])
+def test_no_dimensions_in_phrases(text: str) -> None:
+    assert r(text).dimensions == []
 
 
 @pytest.mark.parametrize(

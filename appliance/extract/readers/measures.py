@@ -30,7 +30,6 @@ from appliance.extract.contract import LENGTH_ALIASES, WEIGHT_ALIASES
 from appliance.extract.readers.context import Taken, guard
 from appliance.extract.readers.numbers import (
     FRACTION_BODY,
-    FRACTION_NUMBER,
     NUMBER,
     is_fraction,
     parse_measure,
@@ -101,8 +100,12 @@ _SINGLE_GUARD = guard(
     ("di", "le", "wi", "he", "de", "th", "дл", "ши", "вы", "гл", "ди", "то"),
     r"\dLWHDØ⌀½¼¾⅛⅜⅝⅞",
 )
+# A single length's number: not inside a number or a code, or glued to the word before it, as
+# shop texts lose a space between fields ('Four-Drawer53-1/4" high'); a glued one is read only
+# as inches with an axis word after it (see read_dimensions).
+_SINGLE_NUMBER = r"(?=[\d½¼¾⅛⅜⅝⅞])(?:(?<![\w.,/])(?<!\w-)|(?P<glued>(?<=[^\W\d_])))" + FRACTION_BODY
 SINGLE_RE = re.compile(
-    rf"{_SINGLE_GUARD}(?:(?<![^\W\d_]){_LABEL}[ \t]*[:=]?[ \t]*)?(?P<n>{FRACTION_NUMBER})"
+    rf"{_SINGLE_GUARD}(?:(?<![^\W\d_]){_LABEL}[ \t]*[:=]?[ \t]*)?(?P<n>{_SINGLE_NUMBER})"
     rf"(?:[ \t-]?(?P<u>{_LENGTH_UNIT}))(?:[ \t]?(?P<axis>{_TRAIL_AXIS}))?",
     re.IGNORECASE,
 )
@@ -189,6 +192,9 @@ def _chain(m: re.Match[str], taken: Taken) -> Dimensions | None:
     if _OTHER_UNIT_RE.match(m.string, m.end()):
         return None
     tokens = [m.group(f"n{i}") for i in (1, 2, 3) if m.group(f"n{i}")]
+    axes = [a[0].lower() for i in (1, 2, 3) if (a := m.group(f"a{i}"))]
+    if len(set(axes)) < len(axes):
+        return None  # one axis twice ('30"D 30"D Base') is no chain
     parsed = [parse_measure(t) for t in tokens]
     values = [v for v in parsed if v is not None]
     units = _axis_units(m, len(tokens))
@@ -222,6 +228,8 @@ def read_dimensions(text: str, taken: Taken) -> list[Dimensions]:
         unit = length_unit(m.group("u"))
         value = parse_measure(m.group("n"))
         label = (m.group("label") or "").lower()
+        if m.group("glued") is not None and (label or unit != "in" or not m.group("axis")):
+            continue
         if unit is None or value is None or chains.overlaps(*m.span()) or taken.overlaps(*m.span()):
             continue
         if not label and (
