@@ -104,14 +104,23 @@ async def _read_chunk(
 
 
 def _merged(completions: list[Completion], model: str) -> Completion:
-    """One Completion summing the calls of a mail (none: no model call was needed)."""
+    """The mail's model calls as one Completion: the call itself when there was one; else the
+    answers under ``chunks`` (confidences keyed ``chunks[k].…``) with the token counts summed;
+    none (no model call was needed) gives an empty one."""
+    if len(completions) == 1:
+        return completions[0]
+    confidence = {
+        f"chunks[{k}].{path}": c for k, done in enumerate(completions)
+        for path, c in done.confidence.items()
+    }  # fmt: skip
     return Completion(
-        data={"calls": len(completions)},
+        data={"chunks": [c.data for c in completions]} if completions else {},
         model=completions[0].model if completions else model,
         prompt_tokens=sum(c.prompt_tokens for c in completions),
         completion_tokens=sum(c.completion_tokens for c in completions),
         cached_tokens=sum(c.cached_tokens for c in completions),
         elapsed_ms=max((c.elapsed_ms for c in completions), default=0.0),
+        confidence=confidence,
     )
 
 

@@ -149,9 +149,9 @@ def labelled_extra(text: str, extra: list[ExtraField]) -> dict[str, Any]:
     """Extra values a key-value line states under the field's name or one of its labels
     (``Colour: red`` for a field ``color`` labelled "Colour"), typed; name → value."""
     wanted: dict[str, ExtraField] = {}
-    for f in extra:
-        for label in (f.name, *(lab for _, lab in f.labels)):
-            wanted.setdefault(_norm_label(label), f)
+    for field_ in extra:
+        for label in (field_.name, *(lab for _, lab in field_.labels)):
+            wanted.setdefault(_norm_label(label), field_)
     out: dict[str, Any] = {}
     for line in layout.lines(text):
         if line.kind != "kv" or (f := wanted.get(_norm_label(line.cells[0].text))) is None:
