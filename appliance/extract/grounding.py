@@ -406,9 +406,13 @@ def _localise(out: Decoded, texts: list[dict[str, str]], text: str) -> None:
             continue
         spots = _positions(text, value)
 
-        def distance(i: int, spots: list[int] = spots) -> float:
-            gaps = [s - n if s >= n else 3 * (n - s) for s in spots for n in names[i]]
-            return min(gaps, default=float("inf"))
+        def distance(i: int, spots: list[int] = spots) -> tuple[int, int, int]:
+            # Same line first, then a name before the fact rather than after, then characters.
+            gaps = [
+                (abs(text.count("\n", min(s, n), max(s, n))), int(s < n), abs(s - n))
+                for s in spots for n in names[i]
+            ]  # fmt: skip
+            return min(gaps, default=(1 << 30, 1, 1 << 30))
 
         keep = min(items, key=distance)
         for i in items:
@@ -422,6 +426,7 @@ def _localise(out: Decoded, texts: list[dict[str, str]], text: str) -> None:
         out.items = [out.items[i] for i in keep_idx]
         out.origins = [out.origins[i] for i in keep_idx]
         out.sources = [out.sources[i] for i in keep_idx]
+        texts[:] = [texts[i] for i in keep_idx]
 
 
 def single_currency(cands: Candidates) -> str | None:

@@ -1,0 +1,36 @@
+"""The supplier of a mail (``extract.supplier``)."""
+
+from __future__ import annotations
+
+from appliance.extract.supplier import supplier_of
+
+
+def test_the_signature_company_names_the_supplier():
+    s = supplier_of("Prices below.\n\nBest regards,\nGreta Holm\nNordic Fasteners AB\n",
+                    "Greta Holm", "greta@nf.example")  # fmt: skip
+    assert (s.name, s.email) == ("Nordic Fasteners AB", "greta@nf.example")
+    s = supplier_of("С уважением,\nИван Петров\nООО «Электроснаб»", "Иван", "ivan@es.example")
+    assert s.name == "ООО «Электроснаб»"
+
+
+def test_the_words_that_spell_the_domain_name_the_supplier():
+    text = "Thank you for shopping at Paragon Sports. Visit ParagonSports.com again."
+    assert supplier_of(text, None, "service@paragonsports.com").name == "Paragon Sports"
+    assert supplier_of("Greetings from Amazon.com.", None, "ship@amazon.com").name == "Amazon.com"
+
+
+def test_a_forwarded_mail_names_its_own_sender():
+    text = (
+        "FYI\n---------------------- Forwarded by Chris Booth/NA/Enron on 09/13/2000\n\n"
+        "lee.johnson@ss.ps.ge.com on 09/13/2000 06:00:59 AM\nTo: chris.booth@enron.com\n"
+    )
+    s = supplier_of(text, "Chris Booth", "chris.booth@enron.com")
+    assert (s.name, s.email) == ("Lee Johnson", "lee.johnson@ss.ps.ge.com")
+    quoted = "see below\n-----Original Message-----\nFrom: Anna Berg [mailto:anna@box.example]\n"
+    assert supplier_of(quoted, "Tom", "tom@buyer.example").email == "anna@box.example"
+
+
+def test_the_display_name_or_the_address_is_the_last_resort():
+    assert supplier_of("Hi", "Tom Becker", "tom@x.example").name == "Tom Becker"
+    assert supplier_of("Hi", None, "greg.blair@x.example").name == "Greg Blair"
+    assert supplier_of("Hi", None, "info7@x.example").name is None
