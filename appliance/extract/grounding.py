@@ -356,9 +356,37 @@ def decode(data: Any, g: Grounding) -> Decoded:
         out.origins.append(pos)
         out.sources.append(src)
         texts.append({k: v for k, v in entry.items() if k in KEYS and isinstance(v, str)})
+    _facts_in_name(out, g)
     _localise(out, texts, g.text)
     _name_by_facts(out, texts, g)
     return out
+
+
+def _facts_in_name(out: Decoded, g: Grounding) -> None:
+    """A name the model chose that holds a price or quantity ("Office Station = $2100. each")
+    gives the item that price or quantity when it has none, and is cut before it."""
+    for item, src in zip(out.items, out.sources, strict=True):
+        name = str(item.get("product_name") or "")
+        pos = g.text.find(name) if name else -1
+        if pos < 0:
+            continue
+        end = pos + len(name)
+        money = [m for m in g.cands.money if pos <= m.start < end and m.role in ("price", "other")]
+        qty = [q for q in g.cands.quantities if pos <= q.start < end and q.role == "quantity"]
+        if not money and not qty:
+            continue
+        if money and "unit_price" not in item:
+            item["unit_price"], src["unit_price"] = money[0].value, "n"
+            if money[0].currency and "currency" not in item:
+                item["currency"], src["currency"] = money[0].currency, "n"
+        if qty and "quantity" not in item:
+            item["quantity"], src["quantity"] = qty[0].value, "n"
+            if qty[0].unit and "unit" not in item:
+                item["unit"], src["unit"] = qty[0].unit, "n"
+        first = min(c.start for c in (*money, *qty))
+        cut = g.text[pos:first].rstrip(" =:-–—,;(@\t").strip()
+        if len(_WORDS.findall(cut)) >= 1 and len(cut) >= layout.MIN_NAME:
+            item["product_name"] = cut
 
 
 def _name_by_facts(out: Decoded, texts: list[dict[str, str]], g: Grounding) -> None:
