@@ -448,7 +448,7 @@ def _localise(out: Decoded, texts: list[dict[str, str]], text: str) -> None:
                 for f in [f for f, k in out.sources[i].items() if k == key]:
                     out.items[i].pop(f, None)
                     out.sources[i].pop(f, None)
-    has_facts = [any(k != "n" for k in src.values()) for src in out.sources]
+    has_facts = [any(f != "product_name" for f in src) for src in out.sources]
     if any(has_facts):
         keep_idx = [i for i, ok in enumerate(has_facts) if ok]
         out.items = [out.items[i] for i in keep_idx]
