@@ -23,6 +23,7 @@ from tests.unit.test_extra_fields import (  # noqa: F401 - fixtures
     _offer_id,
     client,
     db,
+    make_settings,
     store_extraction,
 )
 
@@ -31,20 +32,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.llm]
 
 @pytest.fixture
 def settings(tmp_path: Path, vllm_product_server: str) -> Settings:
-    return Settings.model_validate(
-        {
-            "paths": {"data_dir": str(tmp_path)},
-            "llm": {"base_url": vllm_product_server, "model": PRODUCT_DEFAULT_MODEL},
-            "suppliers": [{"name": "BoxWorks", "domains": ["boxworks.example"]}],
-            "outbox": {"from_addr": "purchasing@buyer.example"},
-            "extraction": {"fields": [
-                {"name": "color", "type": "text", "label": "Colour",
-                 "description": "the product's colour"},
-                {"name": "warranty_months", "type": "integer", "label": "Warranty (months)",
-                 "description": "the warranty in months"},
-            ]},
-        }
-    )  # fmt: skip
+    return make_settings(
+        tmp_path, llm={"base_url": vllm_product_server, "model": PRODUCT_DEFAULT_MODEL}
+    )
 
 
 def test_an_extra_field_is_extracted_by_the_model_and_served(

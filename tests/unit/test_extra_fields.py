@@ -53,8 +53,9 @@ MODEL_OUTPUT: dict[str, Any] = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def make_settings(tmp_path: Path, **more: Any) -> Settings:
+    """Settings with a registered supplier and the extra fields ``color`` (item text),
+    ``warranty_months`` (item integer, required) and ``delivery_zone`` (offer text)."""
     return Settings.model_validate(
         {
             "paths": {"data_dir": str(tmp_path)},
@@ -64,11 +65,17 @@ def settings(tmp_path: Path) -> Settings:
                 {"name": "color", "type": "text", "label": "Colour",
                  "description": "the product's colour"},
                 {"name": "warranty_months", "type": "integer", "label": "Warranty (months)",
-                 "required": True},
+                 "description": "the warranty in months", "required": True},
                 {"name": "delivery_zone", "level": "offer", "label": "Delivery zone"},
             ]},
+            **more,
         }
     )  # fmt: skip
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
 
 
 @pytest.fixture
