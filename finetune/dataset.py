@@ -1,9 +1,10 @@
 """Chat-format training data from labelled mail sets, with a content-stable train/eval split.
 
 A record is ``{"messages": [system, user, assistant]}``: system and user come from
-``appliance.extract.prompt.build_messages`` (the one production prompt), the assistant turn is
-the label as compact JSON in the key order of the model's JSON schema (exactly the keys the
-schema lets the model write: ``language`` is detected by code, not by the model).
+``appliance.extract.prompt.build_messages`` (the one production prompt) over the text the
+extractor reads, the assistant turn is the label as the grounded, compact answer the
+production schema lets the model give (``appliance.extract.grounding.encode``: one-letter keys,
+values chosen among the mail's own strings, unstated fields left out).
 
     python -m finetune.dataset build --set data/synth --set ../shared/data/dev/enron \\
         --eval-share 0.2 --seed 7 --out data/train
@@ -28,7 +29,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from appliance.extract.contract import Offer, llm_json_schema
+from appliance.extract import grounding
+from appliance.extract.contract import Offer
+from appliance.extract.extractor import chunks, readable
 from appliance.extract.prompt import build_messages
 from appliance.preprocess import parse_mail
 
@@ -36,37 +39,11 @@ Entry = tuple[str, bytes, dict[str, Any]]  # (id, raw mail, label)
 _EML = re.compile(r"^(\d+)\.eml$")
 
 
-def _plain(value: Any) -> Any:
-    """Integral floats as ints (500, not 500.0), as the mail writes them."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _ordered(value: Any, schema: dict[str, Any]) -> Any:
-    """``value`` with the keys (and only the keys) of ``schema``'s properties, in their order."""
-    if value is None:
-        return None
-    options = schema.get("anyOf", [schema])
-    obj = next((o for o in options if o.get("type") == "object"), None)
-    arr = next((o for o in options if o.get("type") == "array"), None)
-    if obj is not None and isinstance(value, dict):
-        return {k: _ordered(value.get(k), sub) for k, sub in obj["properties"].items()}
-    if arr is not None and isinstance(value, list):
-        return [_ordered(v, arr["items"]) for v in value]
-    return _plain(value)
-
-
-def assistant_json(label: dict[str, Any]) -> str:
-    """The label as the model should answer under the production JSON schema: compact JSON,
-    the schema's keys in its order, nothing else (``language``, ``message_id``, ``notes`` …
-    are left out: the grammar would not let the model write them)."""
-    body = _ordered(label, llm_json_schema())
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
 def chat_record(raw: bytes, label: dict[str, Any], *, max_input_chars: int = 6000) -> dict:
-    """``{"messages": [system, user, assistant]}`` for one labelled mail.
+    """``{"messages": [system, user, assistant]}`` for one labelled mail, in the production
+    format: the text the extractor reads (its first chunk), the prompt it sends, and as the
+    answer the compact choice among that text's options that gives the label
+    (``extract.grounding.encode``).
 
     Raises ``ValueError`` when the label is not a complete offer of the contract (e.g. the wdc
     set, whose names are unlabelled and whose brands are lists of alternatives).
@@ -85,8 +62,11 @@ def chat_record(raw: bytes, label: dict[str, Any], *, max_input_chars: int = 600
     ]
     if missing:
         raise ValueError(f"label lacks {', '.join(missing)}")
-    messages = build_messages(mail, max_input_chars)
-    answer = assistant_json(full)
+    text, _ = readable(mail)
+    piece = (chunks(text, max_input_chars) or [""])[0]
+    g = grounding.build(piece, mail.subject)
+    messages = build_messages(mail, max_input_chars, piece)
+    answer = json.dumps(grounding.encode(full, g), ensure_ascii=False, separators=(",", ":"))
     return {"messages": [*messages, {"role": "assistant", "content": answer}]}
 
 

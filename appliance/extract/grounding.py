@@ -135,6 +135,78 @@ def _extra_props(g: Grounding, level: str) -> dict[str, Any]:
     return props
 
 
+_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "in": 25.4, "ft": 304.8}
+_TO_G = {"g": 1.0, "kg": 1000.0, "t": 1e6, "lb": 453.59237, "oz": 28.349523125}
+
+
+def _close(a: Any, b: Any) -> bool:
+    try:
+        x, y = float(a), float(b)
+    except (TypeError, ValueError):
+        return False
+    return abs(x - y) <= max(1e-6, 0.005 * max(abs(x), abs(y)))
+
+
+def _same(fname: str, value: Any, gold: Any) -> bool:
+    """Whether a candidate's typed value is the label's value of contract field ``fname``."""
+    if isinstance(gold, dict) and isinstance(value, dict):
+        if fname == "weight":
+            gold_g = float(gold.get("value") or 0) * _TO_G.get(gold.get("unit"), -1)
+            return _close(value["value"] * _TO_G.get(value["unit"], 0), gold_g)
+        scale_v, scale_g = _TO_MM.get(value["unit"], 0), _TO_MM.get(gold.get("unit") or "mm", -1)
+        axes = [a for a in ("length", "width", "height") if gold.get(a) is not None]
+        return bool(axes) and all(
+            value.get(a) is not None and _close(value[a] * scale_v, gold[a] * scale_g) for a in axes
+        )
+    if isinstance(gold, str) and isinstance(value, str):
+        return " ".join(value.casefold().split()) == " ".join(gold.casefold().split())
+    return not isinstance(gold, dict | str) and _close(value, gold)
+
+
+def _name_overlap(option: str, name: str) -> float:
+    a = set(re.findall(r"\w+", option.casefold()))
+    b = set(re.findall(r"\w+", name.casefold()))
+    if not a or not b:
+        return 0.0
+    jaccard = len(a & b) / len(a | b)
+    if b <= a and len(b) >= 2:  # the option holds the whole name, and maybe more
+        return max(jaccard, 0.5 + 0.5 * len(b) / len(a))
+    return jaccard
+
+
+def encode(label: dict[str, Any], g: Grounding) -> dict[str, Any]:
+    """The compact answer the model should give for ``label`` (an offer in the contract's
+    shape) under ``g``'s schema: the inverse of ``decode``, for training data. Each labelled
+    item is named by the name option closest to its product name (an item none names is left
+    out), and each stated field by the option whose value it is; a value no option holds
+    cannot be written, so it is left out too."""
+    entries = []
+    for item in label.get("items") or []:
+        name = str(item.get("product_name") or "")
+        scored = [(_name_overlap(opt, name), opt) for opt in g.options.get("n", {})]
+        best = max(scored, default=(0.0, ""))
+        if best[0] < 0.5:
+            continue
+        entry: dict[str, Any] = {"n": best[1]}
+        for key, fname in KEYS.items():
+            gold = item.get(fname)
+            if key == "n" or gold is None:
+                continue
+            for text, cand in g.options.get(key, {}).items():
+                if _same(fname, _value(key, cand), gold):
+                    entry[key] = text
+                    break
+        for f in of_level(g.extra_fields, "item"):
+            gold = (item.get("extra") or {}).get(f.name)
+            hit = next((t for t, v in g.extra.get(f.name, {}).items() if v == gold), None)
+            if isinstance(gold, bool):
+                entry[f.name] = gold
+            elif gold is not None and hit is not None:
+                entry[f.name] = hit
+        entries.append(entry)
+    return {"i": entries[: max_items(g)]}
+
+
 def _extra_value(g: Grounding, name: str, chosen: Any) -> Any:
     if isinstance(chosen, bool):
         return chosen
@@ -248,9 +320,14 @@ def product_weight(w: Weight, text: Any) -> bool:
 
 
 def max_items(g: Grounding) -> int:
-    """How many items the text can hold: one per distinct price or quantity it states (at least
-    one, at most ``MAX_ITEMS``). One price, one product: a long product text is not a list."""
-    return max(1, min(MAX_ITEMS, max(len(g.options["p"]), len(g.options["q"]))))
+    """How many items the text can hold: with prices on two lines or more, one per line that
+    states a price or a quantity (at most ``MAX_ITEMS``); else one. One price, one product: a
+    long product text is not a list."""
+    lines = {g.text.count("\n", 0, m.start) for m in g.cands.money if m.role in ("price", "other")}
+    if len(lines) < 2:
+        return 1
+    lines |= {g.text.count("\n", 0, q.start) for q in g.cands.quantities if q.role == "quantity"}
+    return min(MAX_ITEMS, len(lines))
 
 
 def item_schema(g: Grounding, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -363,8 +440,8 @@ def decode(data: Any, g: Grounding) -> Decoded:
 
 
 def _facts_in_name(out: Decoded, g: Grounding) -> None:
-    """A name the model chose that holds a price or quantity ("Office Station = $2100. each")
-    gives the item that price or quantity when it has none, and is cut before it."""
+    """A name the model chose that holds a price ("Office Station = $2100. each") gives the
+    item that price (and a quantity stated with it) when it has none, and is cut before it."""
     for item, src in zip(out.items, out.sources, strict=True):
         name = str(item.get("product_name") or "")
         pos = g.text.find(name) if name else -1
@@ -372,9 +449,15 @@ def _facts_in_name(out: Decoded, g: Grounding) -> None:
             continue
         end = pos + len(name)
         money = [m for m in g.cands.money if pos <= m.start < end and m.role in ("price", "other")]
-        qty = [q for q in g.cands.quantities if pos <= q.start < end and q.role == "quantity"]
-        if not money and not qty:
+        if not money:
             continue
+        # A quantity inside a name is taken only after its price ("Chair: 20 pcs at $149"):
+        # before it, it is more often a pack size ("paper A4, 500 sheets: 391 руб.").
+        qty = [
+            q for q in g.cands.quantities
+            if q.role == "quantity" and money[0].end <= q.start < end or q.role == "quantity" and (pos <= q.start < money[0].start and " at " in
+                                                   g.text[q.end : money[0].start + 1])
+        ]  # fmt: skip
         if money and "unit_price" not in item:
             item["unit_price"], src["unit_price"] = money[0].value, "n"
             if money[0].currency and "currency" not in item:
@@ -400,12 +483,19 @@ def _name_by_facts(out: Decoded, texts: list[dict[str, str]], g: Grounding) -> N
         if not facts or any(f in t.get("n", "") for f in facts):
             continue
         better = [n for n in names if n not in taken and any(f in n for f in facts)]
-        better = [n for n in better if len(_WORDS.findall(n)) >= 2]
+        # The option must name something besides the facts ("LxWxH 60x50x180 cm" does not).
+        better = [n for n in better if len(_WORDS.findall(_without(n, facts))) >= 2]
         if better:
             item["product_name"] = min(better, key=len)
 
 
 _WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def _without(text: str, parts: list[str]) -> str:
+    for p in parts:
+        text = text.replace(p, " ")
+    return text
 
 
 def _positions(text: str, needle: str) -> list[int]:

@@ -6,14 +6,17 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import jsonschema
 import pytest
 
-from appliance.extract.contract import Offer, llm_json_schema
+from appliance.extract import grounding
+from appliance.extract.contract import Offer
 from appliance.extract.evidence import Evidence, check_evidence
+from appliance.extract.extractor import chunks, readable
 from appliance.extract.prompt import SYSTEM_PROMPT
 from appliance.preprocess import parse_mail
 from finetune.dataset import chat_record, content_hash, read_set, split
-from finetune.scoring import score
+from finetune.scoring import score, token_jaccard
 from finetune.synth import LAYOUTS, THREADS, Sample, generate, main, write_set
 
 
@@ -109,22 +112,33 @@ def test_cli_writes_the_same_bytes(tmp_path: Path, capsys: pytest.CaptureFixture
     ]
 
 
-def test_chat_record_uses_the_production_prompt(samples: list[Sample]) -> None:
+def test_chat_record_uses_the_production_prompt_and_the_grounded_answer(
+    samples: list[Sample],
+) -> None:
+    named = 0
     for s in samples[:40]:
         rec = chat_record(s.raw, {**s.label, "id": s.id, "message_id": "<x@y>"})
         system, user, assistant = rec["messages"]
         assert system == {"role": "system", "content": SYSTEM_PROMPT}
         assert user["role"] == "user" and user["content"].startswith("<mail>\nSubject: ")
-        assert assistant["role"] == "assistant"
         answer = json.loads(assistant["content"])
-        assert answer == {k: v for k, v in s.label.items() if k != "language"}
-        schema = llm_json_schema()
-        # Exactly what the production grammar lets the model write (language is code's job).
-        assert list(answer) == list(schema["properties"])
-        item_keys = list(schema["properties"]["items"]["items"]["properties"])
-        assert all(list(item) == item_keys for item in answer["items"])
-        compact = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
-        assert assistant["content"] == compact
+        assert assistant["content"] == json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+        # Exactly what the mail's grounded schema lets the model write, and it decodes back to
+        # the label's values.
+        mail = parse_mail(s.raw)
+        text, _ = readable(mail)
+        g = grounding.build((chunks(text, 6000) or [""])[0], mail.subject)
+        jsonschema.validate(answer, grounding.schema(g))
+        decoded = grounding.decode(answer, g).items
+        assert len(decoded) <= len(s.label["items"])
+        for got in decoded:
+            name = got["product_name"]
+            gold = max(s.label["items"], key=lambda i, n=name: token_jaccard(i["product_name"], n))
+            for field in ("quantity", "unit_price", "total_price", "lead_time_days"):
+                if field in got:
+                    assert got[field] == pytest.approx(gold[field]), (field, got, gold)
+        named += len(decoded)
+    assert named >= 40  # most labelled items are named by an option of their mail
 
 
 def test_chat_record_rejects_partial_labels(samples: list[Sample]) -> None:
