@@ -455,8 +455,8 @@ def _facts_in_name(out: Decoded, g: Grounding) -> None:
         # before it, it is more often a pack size ("paper A4, 500 sheets: 391 руб.").
         qty = [
             q for q in g.cands.quantities
-            if q.role == "quantity" and money[0].end <= q.start < end or q.role == "quantity" and (pos <= q.start < money[0].start and " at " in
-                                                   g.text[q.end : money[0].start + 1])
+            if (q.role == "quantity" and money[0].end <= q.start < end) or (q.role == "quantity" and (pos <= q.start < money[0].start and " at " in
+                                                   g.text[q.end : money[0].start + 1]))
         ]  # fmt: skip
         if money and "unit_price" not in item:
             item["unit_price"], src["unit_price"] = money[0].value, "n"
