@@ -451,13 +451,19 @@ def _facts_in_name(out: Decoded, g: Grounding) -> None:
         money = [m for m in g.cands.money if pos <= m.start < end and m.role in ("price", "other")]
         if not money:
             continue
-        # A quantity inside a name is taken only after its price ("Chair: 20 pcs at $149"):
-        # before it, it is more often a pack size ("paper A4, 500 sheets: 391 руб.").
+        # A quantity inside a name counts only when the price follows it with "at" ("20 pcs
+        # at $149") or comes after the price: else it is more often a pack size ("paper A4,
+        # 500 sheets: 391 руб.").
+        price = money[0]
         qty = [
-            q for q in g.cands.quantities
-            if (q.role == "quantity" and money[0].end <= q.start < end) or (q.role == "quantity" and (pos <= q.start < money[0].start and " at " in
-                                                   g.text[q.end : money[0].start + 1]))
-        ]  # fmt: skip
+            q
+            for q in g.cands.quantities
+            if q.role == "quantity"
+            and (
+                price.end <= q.start < end
+                or (pos <= q.start < price.start and " at " in g.text[q.end : price.start + 1])
+            )
+        ]
         if money and "unit_price" not in item:
             item["unit_price"], src["unit_price"] = money[0].value, "n"
             if money[0].currency and "currency" not in item:
