@@ -3,7 +3,7 @@
 A record is ``{"messages": [system, user, assistant]}``: system and user come from
 ``appliance.extract.prompt.build_messages`` (the one production prompt) over the text the
 extractor reads, the assistant turn is the label as the grounded, compact answer the
-production schema lets the model give (``appliance.extract.grounding.encode``: one-letter keys,
+production schema lets the model give (``appliance.extract.choice.encode``: one-letter keys,
 values chosen among the mail's own strings, unstated fields left out).
 
     python -m finetune.dataset build --set data/synth --set ../shared/data/dev/enron \\
@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from appliance.extract import grounding
+from appliance.extract import choice, grounding
 from appliance.extract.contract import Offer
 from appliance.extract.extractor import chunks, readable
 from appliance.extract.prompt import build_messages
@@ -43,7 +43,7 @@ def chat_record(raw: bytes, label: dict[str, Any], *, max_input_chars: int = 600
     """``{"messages": [system, user, assistant]}`` for one labelled mail, in the production
     format: the text the extractor reads (its first chunk), the prompt it sends, and as the
     answer the compact choice among that text's options that gives the label
-    (``extract.grounding.encode``).
+    (``extract.choice.encode``).
 
     Raises ``ValueError`` when the label is not a complete offer of the contract (e.g. the wdc
     set, whose names are unlabelled and whose brands are lists of alternatives).
@@ -66,7 +66,7 @@ def chat_record(raw: bytes, label: dict[str, Any], *, max_input_chars: int = 600
     piece = (chunks(text, max_input_chars) or [""])[0]
     g = grounding.build(piece, mail.subject)
     messages = build_messages(mail, max_input_chars, piece)
-    answer = json.dumps(grounding.encode(full, g), ensure_ascii=False, separators=(",", ":"))
+    answer = json.dumps(choice.encode(full, g), ensure_ascii=False, separators=(",", ":"))
     return {"messages": [*messages, {"role": "assistant", "content": answer}]}
 
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.extract import fields, grounding
+from appliance.extract import choice, fields, grounding, stated
 from appliance.extract.confidence import leaf_values, remap_items
 from appliance.extract.contract import Offer, Supplier, item_origins, normalise_offer
 from appliance.extract.evidence import Evidence, check_evidence, kept_items, unfound_values
@@ -90,17 +90,17 @@ async def _read_chunk(
     settings: Settings,
     client: LLMClient,
     model: str | None,
-) -> tuple[grounding.Decoded, Completion | None, dict[str, Any]]:
+) -> tuple[choice.Decoded, Completion | None, dict[str, Any]]:
     """One model call over one chunk with its grounded schema (none when the chunk states no
     product fact); the decoded items, the call, and the offer-level extra values."""
     extra = fields.extra_fields(settings)
     g = grounding.build(chunk, mail.subject if first else "", extra=extra)
     if not g.has_facts():
-        return grounding.Decoded(), None, {}
+        return choice.Decoded(), None, {}
     messages = build_messages(mail, settings.llm.max_input_chars, chunk, extra_lines(extra))
     completion = await client.complete_json(messages, model, grounding.schema(g))
-    decoded = grounding.decode(completion.data, g)
-    return decoded, completion, grounding.offer_extra(completion.data, g)
+    decoded = choice.decode(completion.data, g)
+    return decoded, completion, choice.offer_extra(completion.data, g)
 
 
 def _merged(completions: list[Completion], model: str) -> Completion:
@@ -153,22 +153,22 @@ async def extract_offer(
         for decoded, completion, offer_extra in results:
             if completion is not None:
                 completions.append(completion)
-                conf = grounding.confidence_paths(completion.confidence, decoded, len(items))
+                conf = choice.confidence_paths(completion.confidence, decoded, len(items))
                 confidence.update(conf)
             items += decoded.items
             extra_values = {**offer_extra, **extra_values}
-    grounding.share_facts(items, cands, mail.subject, mail.text)
-    stated = grounding.labelled_extra(mail.text, fields.extra_fields(settings))
+    stated.share_facts(items, cands, mail.subject, mail.text)
+    labelled = stated.labelled_extra(mail.text, fields.extra_fields(settings))
     for f in fields.extra_fields(settings):  # "Colour: red" states the value outside the model
-        if f.name in stated:
+        if f.name in labelled:
             for target in items if f.level == "item" and len(items) == 1 else []:
-                target.setdefault("extra", {}).setdefault(f.name, stated[f.name])
+                target.setdefault("extra", {}).setdefault(f.name, labelled[f.name])
             if f.level == "offer":
-                extra_values.setdefault(f.name, stated[f.name])
+                extra_values.setdefault(f.name, labelled[f.name])
     sender = Supplier(name=mail.from_name, email=mail.from_addr)
     supplier = supplier_of(mail.text, mail.from_name, mail.from_addr)
     raw_offer = {
-        "supplier": supplier.model_dump(), "items": items, **grounding.offer_terms(cands),
+        "supplier": supplier.model_dump(), "items": items, **stated.offer_terms(cands),
         "extra": extra_values,
     }  # fmt: skip
     context = fields.contract_context(fields.extra_fields(settings))

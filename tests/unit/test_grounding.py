@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jsonschema
 
-from appliance.extract import grounding
+from appliance.extract import choice, grounding, stated
 from appliance.extract.fields import ExtraField
 from appliance.extract.readers import read
 
@@ -38,23 +38,23 @@ def test_every_value_is_an_enum_of_the_mails_strings_and_unstated_fields_are_abs
 def test_decode_maps_choices_back_to_typed_values_and_shares_stated_facts():
     g = grounding.build(NAILS)
     answer = {"i": [{"n": "Galvanized nails 3.1x90 mm", "p": "12.40 EUR", "q": "500 boxes"}]}
-    decoded = grounding.decode(answer, g)
+    decoded = choice.decode(answer, g)
     (item,) = decoded.items
     assert item == {
         "product_name": "Galvanized nails 3.1x90 mm", "unit_price": 12.4, "currency": "EUR",
         "quantity": 500.0, "unit": "boxes",
     }  # fmt: skip
-    filled = grounding.share_facts(decoded.items, g.cands, "Quotation", NAILS)
+    filled = stated.share_facts(decoded.items, g.cands, "Quotation", NAILS)
     assert item["moq"] == 100 and item["lead_time_days"] == 14 and item["sku"] == "NF-3190"
     assert item["brand"] == "NordFix" and "items[0].moq" in filled
-    assert grounding.offer_terms(g.cands) == {
+    assert stated.offer_terms(g.cands) == {
         "valid_until": "2026-12-31", "incoterms": "FCA Gothenburg", "payment_terms": "30 days net",
     }  # fmt: skip
 
 
 def test_an_unknown_option_is_not_decoded():
     g = grounding.build(NAILS)
-    decoded = grounding.decode({"i": [{"n": "Galvanized nails 3.1x90 mm", "p": "99 EUR"}]}, g)
+    decoded = choice.decode({"i": [{"n": "Galvanized nails 3.1x90 mm", "p": "99 EUR"}]}, g)
     assert "unit_price" not in decoded.items[0]
 
 
@@ -64,10 +64,10 @@ def test_a_fact_given_to_two_items_belongs_to_the_nearest_and_the_lead_time_to_a
         {"n": "Ergonomic office chair ErgoPro 300", "p": "$149.00", "d": "160x80 cm"},
         {"n": "Standing desk 160x80 cm", "p": "$389.00", "d": "160x80 cm"},
     ]}  # fmt: skip
-    decoded = grounding.decode(answer, g)
+    decoded = choice.decode(answer, g)
     assert "dimensions" not in decoded.items[0]
     assert decoded.items[1]["dimensions"]["length"] == 160
-    grounding.share_facts(decoded.items, g.cands)
+    stated.share_facts(decoded.items, g.cands)
     assert [i["lead_time_days"] for i in decoded.items] == [10, 10]
 
 
@@ -78,15 +78,15 @@ def test_items_without_facts_of_their_own_are_dropped_when_others_have_some():
         {"n": "Standing desk 160x80 cm", "p": "$149.00"},  # the chair's price again
         {"n": "Standing desk 160x80 cm (SD-1608)"},
     ]}  # fmt: skip
-    decoded = grounding.decode(answer, g)
+    decoded = choice.decode(answer, g)
     assert [i["product_name"] for i in decoded.items] == ["Ergonomic office chair ErgoPro 300"]
 
 
 def test_confidence_paths_follow_the_decoded_items():
     g = grounding.build(CHAIRS)
     answer = {"i": [{"n": "nothing of the mail"}, {"n": "Standing desk 160x80 cm", "p": "$389.00"}]}
-    decoded = grounding.decode(answer, g)
-    conf = grounding.confidence_paths({"i[1].n": 0.9, "i[1].p": 0.8}, decoded, offset=2)
+    decoded = choice.decode(answer, g)
+    conf = choice.confidence_paths({"i[1].n": 0.9, "i[1].p": 0.8}, decoded, offset=2)
     assert conf == {"items[2].product_name": 0.9, "items[2].unit_price": 0.8,
                     "items[2].currency": 0.8}  # fmt: skip
 
@@ -125,6 +125,6 @@ def test_extra_fields_are_options_of_the_mail_and_labelled_lines_are_read():
     g = grounding.build(text, extra=[color, months])
     props = grounding.schema(g)["properties"]["i"]["items"]["properties"]
     assert "24" in props["warranty_months"]["enum"] and "red" in props["color"]["enum"]
-    decoded = grounding.decode({"i": [{"n": "Box 40x30x20 cm", "warranty_months": "24"}]}, g)
+    decoded = choice.decode({"i": [{"n": "Box 40x30x20 cm", "warranty_months": "24"}]}, g)
     assert decoded.items[0]["extra"] == {"warranty_months": 24}
-    assert grounding.labelled_extra(text, [color, months]) == {"color": "red"}
+    assert stated.labelled_extra(text, [color, months]) == {"color": "red"}

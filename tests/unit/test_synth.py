@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from appliance.extract import grounding
+from appliance.extract import choice, grounding
 from appliance.extract.contract import Offer
 from appliance.extract.evidence import Evidence, check_evidence
 from appliance.extract.extractor import chunks, readable
@@ -129,7 +129,7 @@ def test_chat_record_uses_the_production_prompt_and_the_grounded_answer(
         text, _ = readable(mail)
         g = grounding.build((chunks(text, 6000) or [""])[0], mail.subject)
         jsonschema.validate(answer, grounding.schema(g))
-        decoded = grounding.decode(answer, g).items
+        decoded = choice.decode(answer, g).items
         assert len(decoded) <= len(s.label["items"])
         for got in decoded:
             name = got["product_name"]
