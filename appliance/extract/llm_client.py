@@ -30,7 +30,6 @@ from appliance.errors import (
 )
 from appliance.extract.balancer import ServerPool, Upstream, shared_pool
 from appliance.extract.confidence import tokens_of, value_confidence
-from appliance.extract.contract import llm_json_schema
 from appliance.settings import LLMSettings
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,6 @@ class LLMClient:
         urls = [base_url.rstrip("/")] if base_url else settings.urls
         self.pool = pool or shared_pool(urls, settings.probe_interval_s)
         self.base_url = self.pool.servers[0].url
-        self.schema = llm_json_schema()
         per_server = max(settings.concurrency * 2, 4)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout_s, connect=5.0),
@@ -75,12 +73,10 @@ class LLMClient:
         await self._http.aclose()
 
     def payload(
-        self,
-        messages: list[dict[str, str]],
-        model: str | None = None,
-        schema: dict[str, Any] | None = None,
+        self, messages: list[dict[str, str]], model: str | None, schema: dict[str, Any]
     ) -> dict[str, Any]:
-        """The request body: ``schema`` (this mail's grounded schema) or the client's default."""
+        """The request body: ``messages`` answered under ``schema`` (this mail's grounded
+        schema, ``extract.grounding.schema``) by ``model`` (default: the served model)."""
         s = self.settings
         return {
             "model": model or s.served_model,
@@ -92,7 +88,7 @@ class LLMClient:
             "top_logprobs": 0,
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": "offer", "schema": schema or self.schema, "strict": True},
+                "json_schema": {"name": "offer", "schema": schema, "strict": True},
             },
         }
 
@@ -151,13 +147,10 @@ class LLMClient:
         return result
 
     async def complete_json(
-        self,
-        messages: list[dict[str, str]],
-        model: str | None = None,
-        schema: dict[str, Any] | None = None,
+        self, messages: list[dict[str, str]], model: str | None, schema: dict[str, Any]
     ) -> Completion:
-        """One completion constrained by ``schema`` (default: the client's), parsed; retries
-        transient failures with backoff."""
+        """One completion constrained by ``schema``, parsed; retries transient failures with
+        backoff."""
         body = self.payload(messages, model, schema)
         attempt = failovers = 0
         while True:

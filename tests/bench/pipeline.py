@@ -235,6 +235,7 @@ async def _raw_requests(
     settings: Settings, mails: list[tuple[str, bytes]], concurrency: int, max_tokens: int | None
 ) -> list[dict[str, Any]]:
     """The extractor's request for each mail, ``concurrency`` in flight; the usage of each."""
+    from appliance.extract import grounding
     from appliance.extract.extractor import preprocess
     from appliance.extract.llm_client import LLMClient
     from appliance.extract.prompt import build_messages
@@ -242,8 +243,11 @@ async def _raw_requests(
     client = LLMClient(settings.llm)
     bodies = []
     for _, raw in mails:
+        mail = preprocess(raw, settings)
+        piece = mail.text[: settings.llm.max_input_chars]
+        schema = grounding.schema(grounding.build(piece, mail.subject))
         body = client.payload(
-            build_messages(preprocess(raw, settings), settings.llm.max_input_chars)
+            build_messages(mail, settings.llm.max_input_chars, piece), None, schema
         )
         if max_tokens is not None:
             body["max_tokens"] = max_tokens

@@ -107,7 +107,11 @@ def _client(urls: list[str], probe_interval_s: float = 60.0, retries: int = 0) -
 async def _extract_n(client: LLMClient, n: int) -> list[object]:
     messages = [{"role": "user", "content": "x"}]
     try:
-        return list(await asyncio.gather(*(client.complete_json(messages) for _ in range(n))))
+        return list(
+            await asyncio.gather(
+                *(client.complete_json(messages, None, {"type": "object"}) for _ in range(n))
+            )
+        )
     finally:
         await client.aclose()
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from appliance.errors import ExtractionInvalid
+from appliance.extract import grounding
 from appliance.extract.contract import (
     Supplier,
-    llm_json_schema,
     normalise_currency,
     normalise_offer,
 )
+from appliance.preprocess import parse_mail
 
 SENDER = Supplier(name="Anna", email="anna@x.example")
 
@@ -68,6 +71,11 @@ def test_bad_date_is_an_error() -> None:
 
 
 def test_llm_schema_bounds_every_string_and_array() -> None:
+    text = (
+        Path(__file__).resolve().parents[1] / "data" / "samples" / "01-en-nails.eml"
+    ).read_bytes()
+    mail = parse_mail(text)
+
     def walk(node: object) -> None:
         if isinstance(node, dict):
             if node.get("type") == "string" and "enum" not in node and "pattern" not in node:
@@ -82,7 +90,7 @@ def test_llm_schema_bounds_every_string_and_array() -> None:
             for v in node:
                 walk(v)
 
-    walk(llm_json_schema())
+    walk(grounding.schema(grounding.build(mail.text, mail.subject)))
 
 
 def test_identical_items_are_one_item() -> None:
