@@ -44,10 +44,8 @@ WEIGHT_ALIASES: dict[str, str] = {
     "т": "t", "ton": "t", "tonne": "t", "lbs": "lb", "pound": "lb", "pounds": "lb", "ounce": "oz",
 }  # fmt: skip
 
-# Bounds of the model's output. Every string and array is bounded and numbers have a maximum,
-# so the worst-case answer stays within ``llm.max_tokens`` (a small model under a grammar may
-# otherwise repeat items or digits until cut off).
-MAX_ITEMS = 6
+# Bounds of values (the model's output is bounded by the grounded schema: enums of the mail's
+# strings, a bounded item count; see extract.grounding).
 MAX_NAME = 80
 MAX_SHORT = 32
 MAX_TERMS = 60
