@@ -121,7 +121,8 @@ def test_failed_extraction_is_visible_and_retried(app: Appliance, dovecot: Dovec
             "APPLIANCE_WORKER__MAX_BACKOFF_MS": "1000",
         },
     )
-    dovecot.append((SAMPLES / "02-en-html-chairs.eml").read_bytes())
+    # A mail the model must read (the chairs' priced list needs no model call at all).
+    dovecot.append((SAMPLES / "05-en-boxes-no-price.eml").read_bytes())
     failed = wait_for("the mail to fail", lambda: _mails(app, state="failed")["items"], 120)
     mail = app.get(f"/api/v1/mails/{failed[0]['id']}")
     assert mail["error"]["code"] == "llm_unavailable"
