@@ -197,8 +197,18 @@ def singular_unit(unit: str) -> str:
     return u
 
 
+def _short_name(name: Any) -> Any:
+    """A product name cut to ``MAX_NAME`` characters at a word end (a long line of a price list
+    names its product in its first words)."""
+    if not isinstance(name, str) or len(name) <= MAX_NAME:
+        return name
+    cut = name[: MAX_NAME + 1].rsplit(" ", 1)[0] if " " in name[:MAX_NAME] else name[:MAX_NAME]
+    return cut[:MAX_NAME].rstrip(" ,;:-–(")
+
+
 def _normalise_item(raw: dict[str, Any]) -> dict[str, Any]:
     item = {k: _clean_str(v) for k, v in raw.items()}
+    item["product_name"] = _short_name(item.get("product_name"))
     item["currency"] = normalise_currency(item.get("currency"))
     unit = item.get("unit")
     if isinstance(unit, str):

@@ -173,7 +173,7 @@ def vllm_counters(base_url: str | None) -> dict[str, float]:
 
 
 def invented_values(mail: Mail, result: dict[str, Any] | None) -> list[str]:
-    """Paths of ``result`` whose value the mail states nowhere (subject, sender, text)."""
+    """Paths of ``result`` whose value the mail states nowhere (subject, sender, body)."""
     from appliance.extract.evidence import locate
     from appliance.preprocess import parse_mail
 
@@ -181,7 +181,10 @@ def invented_values(mail: Mail, result: dict[str, Any] | None) -> list[str]:
         return []
     parsed = parse_mail(mail.path.read_bytes(), max_bytes=50_000_000, max_parts=500,
                         max_text_chars=1_000_000)  # fmt: skip
-    text = "\n".join([parsed.subject, parsed.from_name or "", parsed.from_addr or "", parsed.text])
+    # The whole body: the extractor reads a quoted or forwarded offer when the mail's own text
+    # states no figure (extract.extractor.readable).
+    parts = [parsed.subject, parsed.from_name or "", parsed.from_addr or "", parsed.body_text]
+    text = "\n".join(parts)
     out = []
     for key in ("valid_until", "incoterms", "payment_terms"):
         value = result.get(key)
