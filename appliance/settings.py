@@ -390,8 +390,9 @@ class ReviewSettings(_Section):
     """When an extracted value is doubtful enough to send its offer to the review queue."""
 
     # A value whose mean token probability (from vLLM's log-probabilities) is below this
-    # (calibrated on the dev mails: tests/bench/confidence_calibration.py, README).
-    min_confidence: float = 0.5
+    # (calibrated on the dev mails with the grounded extractor and Qwen2.5-Coder-0.5B:
+    # tests/bench/confidence_calibration.py, README).
+    min_confidence: float = 0.8
     # A value the model gave that the mail does not contain (it is nulled either way):
     # "review" (the offer goes to the queue with the reason, unless a later answer fills the
     # field; the supplier is still asked for missing fields first) or "drop" (no reason).
