@@ -90,10 +90,10 @@ async def _read_chunk(
     settings: Settings,
     client: LLMClient,
     model: str | None,
+    extra: list[fields.ExtraField],
 ) -> tuple[choice.Decoded, Completion | None, dict[str, Any]]:
     """One model call over one chunk with its grounded schema (none when the chunk states no
     product fact); the decoded items, the call, and the offer-level extra values."""
-    extra = fields.extra_fields(settings)
     g = grounding.build(chunk, mail.subject if first else "", extra=extra)
     if not g.has_facts():
         return choice.Decoded(), None, {}
@@ -141,6 +141,7 @@ async def extract_offer(
     if text is not mail.text:
         mail = dataclasses.replace(mail, text=text)
     pre_ms = (time.perf_counter() - start) * 1000
+    extra = fields.extra_fields(settings)
     items = table_items(mail.text, grounding.single_currency(cands)) or line_items(mail.text, cands)
     confidence: dict[str, float] = {}
     completions: list[Completion] = []
@@ -148,7 +149,10 @@ async def extract_offer(
     if not items:
         pieces = chunks(mail.text, settings.llm.max_input_chars) or [""]
         results = await asyncio.gather(
-            *(_read_chunk(mail, c, i == 0, settings, client, model) for i, c in enumerate(pieces))
+            *(
+                _read_chunk(mail, c, i == 0, settings, client, model, extra)
+                for i, c in enumerate(pieces)
+            )
         )
         for decoded, completion, offer_extra in results:
             if completion is not None:
@@ -158,8 +162,8 @@ async def extract_offer(
             items += decoded.items
             extra_values = {**offer_extra, **extra_values}
     stated.share_facts(items, cands, mail.subject, mail.text)
-    labelled = stated.labelled_extra(mail.text, fields.extra_fields(settings))
-    for f in fields.extra_fields(settings):  # "Colour: red" states the value outside the model
+    labelled = stated.labelled_extra(mail.text, extra)
+    for f in extra:  # "Colour: red" states the value outside the model
         if f.name in labelled:
             for target in items if f.level == "item" and len(items) == 1 else []:
                 target.setdefault("extra", {}).setdefault(f.name, labelled[f.name])
@@ -171,7 +175,7 @@ async def extract_offer(
         "supplier": supplier.model_dump(), "items": items, **stated.offer_terms(cands),
         "extra": extra_values,
     }  # fmt: skip
-    context = fields.contract_context(fields.extra_fields(settings))
+    context = fields.contract_context(extra)
     offer = normalise_offer(raw_offer, language=mail.language, sender=sender, context=context)
     checked, dropped = check_evidence(
         offer, Evidence(mail.subject, f"{mail.from_name or ''} <{mail.from_addr or ''}>", mail.text)

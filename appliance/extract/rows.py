@@ -13,13 +13,17 @@ import re
 from typing import Any
 
 from appliance.extract import layout
+from appliance.extract.choice import typed_value
 from appliance.extract.contract import CURRENCIES, normalise_currency
+from appliance.extract.grounding import FIELD_KEYS
 from appliance.extract.readers import read
 from appliance.extract.readers.numbers import parse_number
 from appliance.extract.readers.types import Candidates, Quantity, Span
 
 # A count opening a line ("27  4x6 Print", "4 bottles of Chardonnay", "3 x Chair").
 _LEADING_COUNT = re.compile(r"(\d{1,6})(?:\s{2,}|\s*[x×]\s+|\s+\w+\s+of\s+)")
+# What separates a code column from the next: two spaces or more, a tab, a pipe.
+_COLUMN_GAP = re.compile(r"(?:\s{2,}|\t|\s*\|)[ \t|]*")
 # Lines about paying or spending, not products.
 _NOT_ITEM = re.compile(
     r"^(?:paid|payment|when|if|you|your|we|our|the total|balance|amount|оплачено|оплата)\b",
@@ -110,12 +114,9 @@ def line_items(text: str, cands: Candidates) -> list[dict[str, Any]]:
             if not qty:
                 qty = [Quantity(m.start(1), m.end(1), m.group(1), value=float(m.group(1)))]
         for code in _in_line(cands.codes, line):  # a leading code column is not the name
-            if code.start == start and re.match(r"\s{2,}|\t|\s*\|", text[code.end : line.end]):
-                start = (
-                    code.end
-                    + len(text[code.end : line.end])
-                    - len(text[code.end : line.end].lstrip(" \t|"))
-                )
+            gap = _COLUMN_GAP.match(text, code.end, line.end)
+            if code.start == start and gap:
+                start = gap.end()
         figures = [s.start for s in money + qty if s.start >= start]
         name = _name_before(text, Span(start, line.end, text[start : line.end]), figures)
         if not name or layout.TOTAL_WORDS.search(name) or _NOT_ITEM.match(name):
@@ -140,7 +141,7 @@ def line_items(text: str, cands: Candidates) -> list[dict[str, Any]]:
                             ("weights", "weight"), ("lead_times", "lead_time_days")):  # fmt: skip
             own = _in_line(getattr(cands, attr), line)
             if own:
-                item[fname] = _fact(fname, own[0])
+                item[fname] = typed_value(FIELD_KEYS[fname], own[0])
         found.append({k: v for k, v in item.items() if v is not None})
     # Two priced lines make a list; one is a list only when it opens with a count ("27  4x6
     # Print   $13.23"): a lone priced sentence is left to the model.
@@ -152,18 +153,3 @@ def _name_before(text: str, body: layout.Span, figures: list[int]) -> str | None
     cut = text[body.start : end].strip().rstrip(" :-–—,;(|\t@").strip()
     cut = cut.removesuffix(" at").removesuffix(" по").strip(" :-–—,;(")
     return cut if len(cut) >= layout.MIN_NAME and any(c.isalpha() for c in cut) else None
-
-
-def _fact(fname: str, cand: Any) -> Any:
-    if fname == "dimensions":
-        return {
-            "length": cand.length,
-            "width": cand.width,
-            "height": cand.height,
-            "unit": cand.unit,
-        }
-    if fname == "weight":
-        return {"value": cand.value, "unit": cand.unit}
-    if fname == "lead_time_days":
-        return cand.days
-    return cand.text.strip()
