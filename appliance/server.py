@@ -17,7 +17,7 @@ from appliance.jobs.broker import SERVER_QUEUES, redis_client
 from appliance.settings import Settings
 from appliance.store import outbox, rederive, repo, suppliers
 from appliance.store.db import Database
-from appliance.workflow import dialogue
+from appliance.workflow import catalogue, dialogue
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def run_server(settings: Settings) -> None:
     if db.recovery is not None:
         metrics.DB_RECOVERED.labels(db.recovery.lost).set(1)
     suppliers.sync_registry(db, settings.suppliers)
+    catalogue.load_rates_file(db, settings)  # ConfigError for a bad file: stop here
     hooks = WebhookService(db, settings.webhooks)  # ConfigError (e.g. unknown event) here
     broker, rt = connect(settings, db=db)
     queue_extract = lambda mail_id, sha: rt.send("extract", mail_id, sha)  # noqa: E731

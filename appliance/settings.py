@@ -115,7 +115,9 @@ class LLMSettings(_Section):
     model: str = Field(default_factory=lambda: DEFAULT_MODEL)
     # Local HF directory of the base model; default: models/<model>.
     model_path: Path | None = None
-    # Active LoRA adapter name (served under that name) or None for the base model.
+    # LoRA adapter served and used while none was promoted (served under its name): None =
+    # the model's shipped adapter (``adapter`` in models/manifest.toml, when present), "" = the
+    # base model. Promotion and rollback (appliance adapters) take over from it.
     adapter: str | None = None
     timeout_s: float = 600.0
     max_retries: int = 2
@@ -411,8 +413,31 @@ class AuthSettings(_Section):
     public_metrics: bool = True
 
 
+class CatalogueSettings(_Section):
+    """The supplier catalogue: change events, anomalies, comparison across suppliers."""
+
+    # A new price that differs from the entry's last one by more than this share (0.02: 2 %)
+    # is a change event (MOQ, lead time and currency: any difference).
+    price_change_share: float = Field(default=0.02, ge=0)
+    # A price this many times above (or below 1/x of) the supplier's last one for the product
+    # is a review reason of the offer (the value stays as the mail says).
+    anomaly_factor: float = Field(default=10.0, gt=1)
+    # Names of one supplier this similar (0..1, rapidfuzz token-sort ratio of the normalised
+    # names, same brand or none) are taken as one product when no SKU or exact name matches.
+    name_similarity: float = Field(default=0.92, gt=0, le=1)
+    # Products of different suppliers with names this similar are put in one comparison group
+    # (unless a buyer decided otherwise); the same SKU groups them regardless.
+    group_similarity: float = Field(default=0.9, gt=0, le=1)
+    # Comparison prices are converted into this currency (ISO 4217).
+    base_currency: str = "EUR"
+    # CSV of exchange rates (currency,rate,date: 1 unit of currency = rate units of
+    # base_currency), loaded at server start; rates also come through the API.
+    rates_file: Path | None = None
+
+
 class WebhookSettings(_SecretRef):
-    """One receiver of events (offer.complete, offer.needs_review, offer.corrected)."""
+    """One receiver of events (offer.complete, offer.needs_review, offer.corrected; also
+    catalogue.changed when listed)."""
 
     name: str
     url: str
@@ -444,6 +469,7 @@ class Settings(_Section):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     webhooks: list[WebhookSettings] = Field(default_factory=list)
+    catalogue: CatalogueSettings = Field(default_factory=CatalogueSettings)
 
     @model_validator(mode="after")
     def _extra_field_rules(self) -> Settings:

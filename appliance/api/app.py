@@ -248,9 +248,10 @@ def _error_handler(_: Request[Any, Any, Any], exc: ApplianceError) -> Response[d
 
 def create_app(ctx: AppContext) -> Litestar:
     """The Litestar app over an open DB (the caller owns its lifecycle)."""
-    from appliance.api import export, ops, review, webhooks
+    from appliance.api import catalogue, export, ops, review, webhooks
     from appliance.auth import guard as auth_guard
     from appliance.auth import routes as auth
+    from appliance.web import catalogue as web_catalogue
     from appliance.web import routes as web
     from appliance.web.headers import security_headers
 
@@ -258,9 +259,11 @@ def create_app(ctx: AppContext) -> Litestar:
         route_handlers=[
             *review.ROUTES,
             *export.ROUTES,
+            *catalogue.ROUTES,
             *webhooks.ROUTES,
             *ops.ROUTES,
             *web.ROUTES,
+            *web_catalogue.ROUTES,
             *auth.ROUTES,
             list_offers,
             get_offer,

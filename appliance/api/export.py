@@ -24,7 +24,8 @@ from appliance.store.sync import naive_utc
 _FORMAT = Parameter(query="format", default="csv", description="csv or parquet")
 
 
-def _send(state: State, kind: str, fmt_name: str, f: sync.Filters, **extra: Any) -> File:
+def send_export(state: State, kind: str, fmt_name: str, f: sync.Filters, **extra: Any) -> File:
+    """The ``kind`` export of ``store.export`` as a file download (deleted once sent)."""
     db: Database = state.ctx.db
     fmt = export.get_format(fmt_name)
     tmp_dir = state.ctx.settings.paths.resolve(state.ctx.settings.paths.data_dir) / "tmp"
@@ -54,7 +55,7 @@ def export_offers(
     field. Timestamps are UTC."""
     f = sync.Filters(supplier=supplier, state=offer_state, q=q,
                      updated_since=naive_utc(updated_since))  # fmt: skip
-    return _send(state, "offers", fmt, f)
+    return send_export(state, "offers", fmt, f)
 
 
 @get("/api/v1/export/items", sync_to_thread=True, opt={"scope": "export"})
@@ -72,7 +73,7 @@ def export_items(
     ``extra_<name>`` per configured item-level extra field."""
     f = sync.Filters(supplier=supplier, state=offer_state, q=q,
                      updated_since=naive_utc(updated_since))  # fmt: skip
-    return _send(state, "items", fmt, f)
+    return send_export(state, "items", fmt, f)
 
 
 @get("/api/v1/export/corrections", sync_to_thread=True, opt={"scope": "export"})
@@ -86,7 +87,7 @@ def export_corrections(
     """The reviewers' corrections (filters of ``GET /api/v1/corrections``) as one CSV or
     Parquet file, oldest first; ``before``/``after`` are JSON text."""
     f = sync.Filters(updated_since=naive_utc(updated_since))
-    return _send(state, "corrections", fmt, f, offer_id=offer_id, user=user)
+    return send_export(state, "corrections", fmt, f, offer_id=offer_id, user=user)
 
 
 ROUTES: list[Any] = [export_offers, export_items, export_corrections]

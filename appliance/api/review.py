@@ -16,6 +16,7 @@ from appliance.extract.fields import extra_fields
 from appliance.store import corrections, queries, sync
 from appliance.store.db import Database
 from appliance.store.sync import naive_utc
+from appliance.workflow import catalogue
 
 
 @dataclass
@@ -78,6 +79,7 @@ def correct_offer(
         ctx.db, offer_id, user=reviewer(request), fields=data.fields,
         items=data.items, add_items=data.add_items, remove_items=data.remove_items,
         comment=data.comment, dialogue=ctx.settings.dialogue, extra=extra_fields(ctx.settings),
+        on_change=lambda con, oid, now: catalogue.corrected(con, ctx.settings, oid, now),
     )  # fmt: skip
     return {**queries.get_offer(ctx.db, offer_id), "applied": rows}
 

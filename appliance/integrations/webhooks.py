@@ -2,7 +2,9 @@
 
 Events come from the logs every write already keeps, so nothing in the write paths changes:
 ``offer_transitions`` (``offer.complete``, ``offer.needs_review``) and ``corrections``
-(``offer.corrected``: the rows of one correction request, grouped by offer, reviewer and time).
+(``offer.corrected``: the rows of one correction request, grouped by offer, reviewer and time)
+and ``catalogue_changes`` (``catalogue.changed``: a new observation moved a supplier's price,
+MOQ, lead time or currency; sent only to hooks that list it).
 
 * :func:`dispatch` reads the rows past a cursor (table ``webhook_cursor``) and writes one
   ``webhook_deliveries`` row per (event, hook) in the same transaction as the new cursor; the
@@ -41,7 +43,7 @@ import httpx
 from appliance import metrics
 from appliance.errors import ConfigError, Conflict, NotFound
 from appliance.settings import WebhookSettings
-from appliance.store import queries
+from appliance.store import catalogue_read, queries
 from appliance.store.db import Database, iso_utc, utcnow
 from appliance.store.offers import COMPLETE, NEEDS_REVIEW, Con
 
@@ -50,7 +52,8 @@ log = logging.getLogger(__name__)
 OFFER_COMPLETE = "offer.complete"
 OFFER_NEEDS_REVIEW = "offer.needs_review"
 OFFER_CORRECTED = "offer.corrected"
-EVENTS = (OFFER_COMPLETE, OFFER_NEEDS_REVIEW, OFFER_CORRECTED)
+CATALOGUE_CHANGED = "catalogue.changed"  # not in a hook's default events: list it to get it
+EVENTS = (OFFER_COMPLETE, OFFER_NEEDS_REVIEW, OFFER_CORRECTED, CATALOGUE_CHANGED)
 _STATE_EVENTS = {COMPLETE: OFFER_COMPLETE, NEEDS_REVIEW: OFFER_NEEDS_REVIEW}
 # Correction actions that change an offer's data (approve/reject are transitions, sent as such).
 _CORRECTING = ("set", "add_item", "remove_item")
@@ -236,10 +239,18 @@ def _new_events(con: Con) -> tuple[list[Event], dict[str, tuple[int, int]]]:
         ev = Event(f"co-{db_id}-{first}", OFFER_CORRECTED, offer_id, at,
                    {"user": user, "corrections": changes})  # fmt: skip
         events.append((at, first, ev))
+    ca_from = _cursor(con, "catalogue_changes")
+    cas = catalogue_read.changes_after(con, ca_from)
+    for c in cas:
+        ev = Event(f"ca-{db_id}-{c['id']}", CATALOGUE_CHANGED, int(c["offer_id"]),
+                   c["occurred_at"], {"change": catalogue_read.change_json(c)})  # fmt: skip
+        events.append((c["occurred_at"], int(c["id"]), ev))
     events.sort(key=lambda e: (e[0], e[1]))
     tr_to = max([tr_from, *(int(t["id"]) for t in trs)])
     co_to = max([co_from, *(int(c["id"]) for c in cos)])
-    moved = {"offer_transitions": (tr_from, tr_to), "corrections": (co_from, co_to)}
+    ca_to = max([ca_from, *(int(c["id"]) for c in cas)])
+    moved = {"offer_transitions": (tr_from, tr_to), "corrections": (co_from, co_to),
+             "catalogue_changes": (ca_from, ca_to)}  # fmt: skip
     return [e for _, _, e in events], moved
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -250,6 +250,7 @@ def correct(
     comment: str | None = None,
     dialogue: DialogueSettings | None = None,
     extra: Sequence[ExtraField] = (),
+    on_change: Callable[[Con, int, dt.datetime], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Apply a reviewer's corrections to an open offer; returns the ``corrections`` rows written
     (none when every value equals the current one).
@@ -260,7 +261,8 @@ def correct(
     as ``extra``) are named ``extra.<name>`` or given as an ``extra`` object. With ``dialogue``
     (the settings), the offer's ``missing`` fields are judged again. Raises
     ``Conflict`` for a closed offer and ``InvalidRequest`` for an unknown field, position or a
-    value the contract refuses; nothing is written then.
+    value the contract refuses; nothing is written then. ``on_change(con, offer_id, now)`` runs in
+    the same transaction once something changed (the catalogue follows the corrections).
     """
     actor = _actor(user)
     name = actor.removeprefix("user:")
@@ -335,6 +337,8 @@ def correct(
             row(pos, "item", ADD_ITEM, None, item, origin)
         if rows and dialogue is not None:
             _judge_missing(con, offer_id, dialogue)
+        if rows and on_change is not None:
+            on_change(con, offer_id, now)
     return rows
 
 

@@ -1,4 +1,5 @@
-"""Offers, items and corrections as CSV or Parquet files, written by DuckDB's own ``COPY``.
+"""Offers, items, corrections and the supplier catalogue (``catalogue_export``) as CSV or
+Parquet files, written by DuckDB's own ``COPY``.
 
 The selections are those of the lists (``store.sync.Filters``: state, supplier, ``q``,
 ``updated_since``…). Timestamps are UTC; JSON columns (a correction's before/after) are JSON
@@ -19,7 +20,7 @@ from typing import Any
 from appliance.errors import InvalidRequest
 from appliance.extract.contract import EXTRA_NAME_RE
 from appliance.extract.fields import ExtraField, of_level
-from appliance.store import sync
+from appliance.store import catalogue_export, sync
 from appliance.store.db import Database
 from appliance.store.offers import ITEM_COLUMNS
 
@@ -35,7 +36,7 @@ FORMATS: dict[str, Format] = {
     "csv": Format("csv", "text/csv", "FORMAT csv, HEADER true"),
     "parquet": Format("parquet", "application/vnd.apache.parquet", "FORMAT parquet"),
 }
-KINDS = ("offers", "items", "corrections")
+KINDS = ("offers", "items", "corrections", *catalogue_export.KINDS)
 
 _OFFER_COLS = (
     "o.id, o.state, o.supplier_id, o.supplier_name, o.supplier_email, o.contact_addr,"
@@ -113,6 +114,8 @@ def _select(
             " ORDER BY created_at, id",
             params,
         )
+    if kind in catalogue_export.KINDS:
+        return catalogue_export.select(kind, f)
     raise InvalidRequest(f"unknown export {kind!r}", detail=f"one of {', '.join(KINDS)}")
 
 

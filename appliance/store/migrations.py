@@ -290,4 +290,119 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE offers ADD COLUMN extra JSON;
         """,
     ),
+    (
+        5,
+        "supplier catalogue: entries, observations, keys, groups, changes, currency rates",
+        """
+        -- One product of one supplier; ``merged_into`` set when a reviewer merged it away.
+        CREATE SEQUENCE catalogue_entry_id_seq START 1;
+        CREATE TABLE catalogue_entries (
+            id BIGINT PRIMARY KEY DEFAULT nextval('catalogue_entry_id_seq'),
+            supplier_id BIGINT NOT NULL,
+            name VARCHAR NOT NULL,
+            sku VARCHAR,
+            brand VARCHAR,
+            group_id BIGINT,
+            group_source VARCHAR,
+            group_reason VARCHAR,
+            merged_into BIGINT,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX catalogue_entries_supplier ON catalogue_entries (supplier_id);
+        CREATE INDEX catalogue_entries_group ON catalogue_entries (group_id);
+        CREATE INDEX catalogue_entries_updated ON catalogue_entries (updated_at);
+        -- Which entry a product key (sku:…, name:…|brand) of a supplier belongs to; a
+        -- reviewer's split or merge rewrites it (source 'split'/'merge'), so it sticks.
+        CREATE TABLE catalogue_keys (
+            supplier_id BIGINT NOT NULL,
+            key VARCHAR NOT NULL,
+            entry_id BIGINT NOT NULL,
+            source VARCHAR NOT NULL,
+            reason VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (supplier_id, key)
+        );
+        -- A key a reviewer split off an entry never joins that entry again by name similarity.
+        CREATE TABLE catalogue_blocks (
+            supplier_id BIGINT NOT NULL,
+            key VARCHAR NOT NULL,
+            entry_id BIGINT NOT NULL,
+            user_name VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (supplier_id, key, entry_id)
+        );
+        -- Every offer item that names an entry; never overwritten: a corrected or replaced
+        -- item's observation gets ``is_current = FALSE`` and a new one is written.
+        CREATE SEQUENCE catalogue_observation_id_seq START 1;
+        CREATE TABLE catalogue_observations (
+            id BIGINT PRIMARY KEY DEFAULT nextval('catalogue_observation_id_seq'),
+            entry_id BIGINT NOT NULL,
+            supplier_id BIGINT NOT NULL,
+            offer_id BIGINT NOT NULL,
+            item_position INTEGER NOT NULL,
+            mail_id BIGINT,
+            key VARCHAR NOT NULL,
+            observed_at TIMESTAMP NOT NULL,
+            product_name VARCHAR NOT NULL,
+            sku VARCHAR,
+            brand VARCHAR,
+            quantity DOUBLE,
+            unit VARCHAR,
+            unit_price DOUBLE,
+            currency VARCHAR,
+            moq DOUBLE,
+            lead_time_days INTEGER,
+            valid_until VARCHAR,
+            incoterms VARCHAR,
+            payment_terms VARCHAR,
+            match_reason VARCHAR NOT NULL,
+            anomalies JSON,
+            is_current BOOLEAN NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX catalogue_observations_entry ON catalogue_observations (entry_id);
+        CREATE INDEX catalogue_observations_offer ON catalogue_observations (offer_id);
+        -- Comparison groups across suppliers (the same SKU, or close names).
+        CREATE SEQUENCE product_group_id_seq START 1;
+        CREATE TABLE product_groups (
+            id BIGINT PRIMARY KEY DEFAULT nextval('product_group_id_seq'),
+            name VARCHAR NOT NULL,
+            sku_key VARCHAR,
+            name_key VARCHAR NOT NULL,
+            brand_key VARCHAR,
+            block VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX product_groups_sku ON product_groups (sku_key);
+        CREATE INDEX product_groups_block ON product_groups (block);
+        -- Change events: a new observation moved the price, MOQ, lead time or currency.
+        CREATE SEQUENCE catalogue_change_id_seq START 1;
+        CREATE TABLE catalogue_changes (
+            id BIGINT PRIMARY KEY DEFAULT nextval('catalogue_change_id_seq'),
+            entry_id BIGINT NOT NULL,
+            supplier_id BIGINT NOT NULL,
+            offer_id BIGINT NOT NULL,
+            observation_id BIGINT NOT NULL,
+            previous_id BIGINT NOT NULL,
+            kinds JSON NOT NULL,
+            detail JSON NOT NULL,
+            occurred_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX catalogue_changes_at ON catalogue_changes (occurred_at);
+        -- Exchange rates the admin maintains: 1 unit of ``currency`` = ``rate`` units of ``base``.
+        CREATE TABLE currency_rates (
+            currency VARCHAR NOT NULL,
+            base VARCHAR NOT NULL,
+            rate DOUBLE NOT NULL,
+            as_of DATE NOT NULL,
+            source VARCHAR NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (currency, base)
+        );
+        INSERT INTO webhook_cursor
+            SELECT 'catalogue_changes', coalesce(max(id), 0) FROM catalogue_changes;
+        """,
+    ),
 ]

@@ -33,7 +33,7 @@ from appliance.store.offers import (
     Provenance,
 )
 from appliance.store.outbox import Delivery
-from appliance.workflow import policy
+from appliance.workflow import catalogue, policy
 from appliance.workflow.completeness import (
     Completeness,
     evaluate,
@@ -133,6 +133,7 @@ def _settle(
         con.execute(
             "UPDATE offers SET unfound = ? WHERE id = ?", [json.dumps(out.unfound), offer_id]
         )
+    doubts += catalogue.observe(con, settings, offer_id, out.mail_id, now)
     _advance(db, con, settings, offer_id, mail, doubts, now, deliveries, actor="extractor")
     return True
 
@@ -165,7 +166,8 @@ def _on_reply(
               "ignored": merged.ignored}  # fmt: skip
     repo.add_event(db, "dialogue", "reply_merged", mail_id=out.mail_id, offer_id=offer_id,
                    detail=json.dumps(detail, ensure_ascii=False))  # fmt: skip
-    _advance(db, con, settings, offer_id, mail, merged.doubts, now, deliveries, actor="supplier")
+    doubts = [*merged.doubts, *catalogue.observe(con, settings, offer_id, out.mail_id, now)]
+    _advance(db, con, settings, offer_id, mail, doubts, now, deliveries, actor="supplier")
     return True
 
 
