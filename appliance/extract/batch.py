@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from appliance.adapters import active_adapter
 from appliance.errors import ApplianceError
 from appliance.extract.extractor import extract_offer
 from appliance.extract.llm_client import LLMClient
@@ -35,11 +36,12 @@ async def extract_many(
     """Extract every mail with at most ``concurrency`` requests in flight; yield result lines."""
     limit = asyncio.Semaphore(concurrency or settings.llm.concurrency)
     client = LLMClient(settings.llm)
+    model = active_adapter(settings) or settings.llm.model  # as the extract workers choose
 
     async def one(name: str, raw: bytes) -> dict[str, Any]:
         async with limit:
             try:
-                ex = await extract_offer(raw, settings, client)
+                ex = await extract_offer(raw, settings, client, model=model)
             except ApplianceError as exc:
                 return {"file": name, "error": exc.as_dict()}
             return {"file": name, "result": ex.offer.model_dump(mode="json")}

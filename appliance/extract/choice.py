@@ -39,7 +39,7 @@ def _close(a: Any, b: Any) -> bool:
     return abs(x - y) <= max(1e-6, 0.005 * max(abs(x), abs(y)))
 
 
-def _same(fname: str, value: Any, gold: Any) -> bool:
+def same_value(fname: str, value: Any, gold: Any) -> bool:
     """Whether a candidate's typed value is the label's value of contract field ``fname``."""
     if isinstance(gold, dict) and isinstance(value, dict):
         if fname == "weight":
@@ -55,7 +55,7 @@ def _same(fname: str, value: Any, gold: Any) -> bool:
     return not isinstance(gold, dict | str) and _close(value, gold)
 
 
-def _name_overlap(option: str, name: str) -> float:
+def name_overlap(option: str, name: str) -> float:
     a = set(re.findall(r"\w+", option.casefold()))
     b = set(re.findall(r"\w+", name.casefold()))
     if not a or not b:
@@ -75,7 +75,7 @@ def encode(label: dict[str, Any], g: Grounding) -> dict[str, Any]:
     entries = []
     for item in label.get("items") or []:
         name = str(item.get("product_name") or "")
-        scored = [(_name_overlap(opt, name), opt) for opt in g.options.get("n", {})]
+        scored = [(name_overlap(opt, name), opt) for opt in g.options.get("n", {})]
         best = max(scored, default=(0.0, ""))
         if best[0] < 0.5:
             continue
@@ -85,7 +85,7 @@ def encode(label: dict[str, Any], g: Grounding) -> dict[str, Any]:
             if key == "n" or gold is None:
                 continue
             for text, cand in g.options.get(key, {}).items():
-                if _same(fname, typed_value(key, cand), gold):
+                if same_value(fname, typed_value(key, cand), gold):
                     entry[key] = text
                     break
         for f in of_level(g.extra_fields, "item"):

@@ -27,7 +27,9 @@ _DATE_RE = re.compile(
 )
 # Digits with thousands/decimal separators inside one line ("1 250,50"); never across a line
 # break, where "13.52" ending one line and "2. Hex nut" starting the next are two numbers.
-_NUM_RE = re.compile(r"\d[\d \t.,'\u00a0\u202f]*\d|\d")
+# A number with its separators; a blank only as a thousands separator ("1 250,50"), so that
+# columns ("54.00\t77120045", "2  $12.50") stay apart.
+_NUM_RE = re.compile(r"\d(?:[\d.,']|[ \u00a0\u202f](?=\d{3}(?!\d)))*\d|\d")
 
 
 _FRACTION_TOKEN = re.compile(r"(?:\d+[ -])?\d+/\d+(?![\d/])|\d+[½¼¾⅛⅜⅝⅞]")

@@ -17,7 +17,7 @@ from appliance.extract.llm_client import Completion, LLMClient
 from appliance.extract.prompt import build_messages, extra_lines
 from appliance.extract.readers import read
 from appliance.extract.readers.types import Candidates
-from appliance.extract.rows import line_items, table_items
+from appliance.extract.rows import kv_items, line_items, table_items
 from appliance.extract.supplier import supplier_of
 from appliance.preprocess import ParsedMail, parse_mail
 from appliance.settings import Settings
@@ -142,7 +142,12 @@ async def extract_offer(
         mail = dataclasses.replace(mail, text=text)
     pre_ms = (time.perf_counter() - start) * 1000
     extra = fields.extra_fields(settings)
-    items = table_items(mail.text, grounding.single_currency(cands)) or line_items(mail.text, cands)
+    currency = grounding.single_currency(cands)
+    items = (
+        table_items(mail.text, currency)
+        or line_items(mail.text, cands)
+        or kv_items(mail.text, cands, currency)
+    )
     confidence: dict[str, float] = {}
     completions: list[Completion] = []
     extra_values: dict[str, Any] = {}

@@ -81,7 +81,7 @@ def build(
     avoid = [(t.start, t.end) for t in terms]
     for name in layout.name_options(text, subject, cuts, avoid)[:MAX_NAME_OPTIONS]:
         o["n"][name] = Span(-1, -1, name)
-    _add(o["k"], cands.codes)
+    _add(o["k"], seller_codes_first(cands.codes))
     _add(o["b"], cands.brands)
     _add(o["b"], title_brands(subject, text))
     _add(o["q"], [q for q in cands.quantities if q.role in ("quantity", "other")])
@@ -129,26 +129,66 @@ _TITLE_PREFIX = re.compile(
     r"предложение|кп|price list|прайс)\w*\s*[:\-–]\s*)?",
     re.IGNORECASE,
 )
-_TITLE_WORD = re.compile(r"[A-ZА-ЯЁ][\w&'’-]*[\w®™]?")
+# A brand word: capitalised (``Safco``, ``AT-A-GLANCE``, ``Elmer's``) or a short one that starts
+# with a digit (``3M``); a word mixing letters and digits past that is an article code.
+_TITLE_WORD = re.compile(r"[A-ZА-ЯЁ][^\W\d_]*(?:[&'’-][\w]+)*[®™]?|\d[A-ZА-ЯЁ]{1,2}")
 _NOT_BRAND = {"the", "our", "your", "new", "offer", "order", "quote", "price", "re", "fw", "for"}
+# An article code a title may start with: digits with letters or a dash, four signs or more.
+_LEADING_CODE = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[^\W\d_-]|[\w-]*\d-\d)[\w-]{4,}")
+# Words that praise or qualify a product before its brand ("Genuine Canon Toner").
+_QUALIFIER = {
+    "genuine", "original", "authentic", "premium", "compatible", "remanufactured", "oem",
+    "brand", "branded", "оригинальный", "оригинальная", "оригинальные", "новый", "новая",
+}  # fmt: skip
+
+
+def seller_codes_first(codes: list[Any]) -> list[Any]:
+    """``codes`` with a reseller's own article number before the maker's code it wraps: a
+    code that is another one with a short letter prefix (``LEXE250X22G`` for ``E250X22G``,
+    ``CNM4549B001A`` for ``4549B001A``) is the seller's catalogue number, the one to order by."""
+    texts = [c.text for c in codes]
+    wraps = {
+        i
+        for i, a in enumerate(texts)
+        for b in texts
+        if a != b and a.endswith(b) and 2 <= len(a) - len(b) <= 4 and a[: len(a) - len(b)].isalpha()
+    }
+    return [codes[i] for i in sorted(range(len(codes)), key=lambda i: i not in wraps)]
 
 
 def title_brands(subject: str, text: str) -> list[Span]:
-    """The brand option a product title in the subject gives (``Offer: Safco Steel Wire Cart``
-    → ``Safco``): its first capitalised word, or its first two when the text repeats those two
-    (``Roaring Spring … Roaring Spring``), when the body names it too. A labelled brand
-    (``by Redi-Tag``) is found by the readers."""
-    title = _TITLE_PREFIX.sub("", subject, count=1).strip()
-    words = title.split()
-    if not words or words[0].casefold() in _NOT_BRAND or not _TITLE_WORD.fullmatch(words[0]):
+    """The brand options a product title in the subject gives: its first one and two
+    capitalised words (``Offer: Stanley Bostitch Stapler Black`` → ``Stanley``, ``Stanley
+    Bostitch``), three only where the body repeats all three, each where the body names it too,
+    the likeliest first (two words the text repeats, else one); the model chooses where the
+    brand ends. Qualifiers, a count and an article code before the brand are skipped (``Genuine
+    Canon`` → ``Canon``, ``R4785 Dell 36-GB Drive`` → ``Dell``). A
+    labelled brand (``by Redi-Tag``) is found by the readers."""
+    words = _TITLE_PREFIX.sub("", subject, count=1).split()
+    # Qualifiers and what a title may start with before its brand: a count (``1 X``) or the
+    # article code (``R4785 Dell 36-GB …``).
+    while words and (
+        words[0].casefold() in _QUALIFIER
+        or words[0] in ("x", "X", "×")
+        or (len(words) > 1 and _LEADING_CODE.fullmatch(words[0]) is not None)
+    ):
+        words = words[1:]
+    if not words or words[0].casefold() in _NOT_BRAND:
         return []
-    phrase = words[0]
-    if len(words) > 1 and _TITLE_WORD.fullmatch(words[1]):
-        two = f"{words[0]} {words[1]}"
-        if text.count(two) >= 2:
-            phrase = two
-    pos = text.find(phrase)
-    return [Span(pos, pos + len(phrase), phrase)] if pos >= 0 else []
+    out: list[Span] = []
+    for n in range(1, min(3, len(words)) + 1):
+        if not _TITLE_WORD.fullmatch(words[n - 1]):
+            break
+        phrase = " ".join(words[:n])
+        pos = text.find(phrase)
+        if pos < 0 or (n == 3 and text.count(phrase) < 2):
+            break
+        out.append(Span(pos, pos + len(phrase), phrase))
+    # The likeliest first: two words the text repeats (``Roaring Spring … Roaring Spring``),
+    # else the first word.
+    if len(out) >= 2 and text.count(out[1].text) >= 2:
+        out[0], out[1] = out[1], out[0]
+    return out
 
 
 _AXIS_WORD = re.compile(

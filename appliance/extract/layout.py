@@ -29,7 +29,11 @@ MIN_NAME = 3
 
 _BULLET = re.compile(r"^\s*(?:[-*•·–—►▪◦]|\d{1,3}[.)]|[a-zа-я][.)])\s+", re.IGNORECASE)
 _KV = re.compile(r"^\s*([^\W\d][\w .,/()#№-]{0,38}?)\s*[:=]\s+(?=\S)")
+# "Product Code :4440.91", "Unit Price   :$19.00": a key padded to a colon column.
+_PADDED_KV = re.compile(r"^\s*([^\W\d][\w .,/()#№-]{0,38}?)\s+:\s*(?=\S)")
 _CELL_SPLIT = re.compile(r"\s*\|\s*|\t+|\s{2,}")
+# "Item=Chair Qty=2 Price=$10": a label and "=" after a blank or the line start (not "?a=1&b=2").
+_PAIR_KEY = re.compile(r"(?:^|(?<=\s))[^\W\d][\w./#-]{0,24}\s*=\s*")
 _CLAUSE_SPLIT = re.compile(r"\s*(?:[:;|]|,(?=\s)|\.\s|\s[-–—]\s|\(|\)|\bat\s|\bпо\s)\s*")
 _RULE_ROW = re.compile(r"^[\s|:+=_-]*$")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -66,7 +70,9 @@ _NOT_A_NAME = re.compile(
 # Column roles of a table header, by synonyms (EN/RU), in order of precedence.
 COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "sku": ("sku", "art", "art.", "article", "item no", "item #", "item number", "part no",
-            "p/n", "part number", "code", "cat. no", "артикул", "арт", "арт.", "код"),
+            "p/n", "part number", "code", "cat. no", "product no", "product number",
+            "product code", "product id", "model no", "model number", "catalog no",
+            "catalogue no", "catalog number", "item code", "артикул", "арт", "арт.", "код"),
     "total": ("total", "subtotal", "sub total", "amount", "sum", "line total", "ext. price",
               "ext price", "extended", "extended price", "сумма",
               "стоимость", "итого"),
@@ -78,6 +84,8 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "moq": ("moq", "min order", "minimum order", "min. order", "min qty", "мин. партия",
             "минимальная партия", "мин. заказ"),
     "lead_time": ("lead time", "delivery", "delivery time", "срок", "срок поставки"),
+    "brand": ("brand", "manufacturer", "make", "vendor brand", "бренд", "производитель",
+              "марка", "торговая марка"),
     "name": ("product", "item", "description", "name", "product name", "goods", "model",
              "наименование", "товар", "описание", "продукция", "модель", "название"),
 }  # fmt: skip
@@ -141,15 +149,25 @@ def lines(text: str) -> list[Line]:
             continue
         lead = len(body) - len(body.lstrip())
         cells = _cells(stripped, start + lead, _CELL_SPLIT)
-        if m := _BULLET.match(body):
+        keys = list(_PAIR_KEY.finditer(stripped))
+        if len(keys) >= 2:  # labelled values in one line: a row whose cells are the values
+            ends = [k.start() for k in keys[1:]] + [len(stripped)]
+            values = (
+                _trimmed(text, start + lead + k.end(), start + lead + e)
+                for k, e in zip(keys, ends, strict=True)
+            )
+            out.append(Line(start, end, body, "row", tuple(v for v in values if v)))
+        elif m := _BULLET.match(body):
             out.append(
                 Line(start, end, body, "bullet", (Span(start + m.end(), end, body[m.end() :]),))
             )
-        elif len(cells) >= 2 and (
-            "|" in body or "\t" in body or re.search(r"\S\s{2,}\S", stripped)
+        elif (
+            len(cells) >= 2
+            and not _PADDED_KV.match(body)
+            and ("|" in body or "\t" in body or re.search(r"\S\s{2,}\S", stripped))
         ):
             out.append(Line(start, end, body, "row", cells))
-        elif m := _KV.match(body):
+        elif m := _KV.match(body) or _PADDED_KV.match(body):
             key = Span(start + m.start(1), start + m.end(1), m.group(1))
             out.append(
                 Line(start, end, body, "kv", (key, Span(start + m.end(), end, body[m.end() :])))
@@ -255,8 +273,9 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.casefold()))
 
 
-def _role(cell: str) -> str | None:
-    low = " ".join(re.sub(r"[,(].*$", "", cell.casefold()).split()).strip(" .:#")
+def column_role(cell: str) -> str | None:
+    """The field a column header or a key names (``layout.COLUMN_SYNONYMS``), or None."""
+    low = " ".join(re.sub(r"[,(].*$", "", cell.casefold()).split()).strip(" .:#*|")
     for role, words in COLUMN_SYNONYMS.items():
         if low in words or any(low.startswith(w + " ") for w in words if len(w) > 3):
             return role
@@ -295,7 +314,7 @@ def tables(text: str) -> list[Table]:
     gap = 0
     for line in lines(text):
         roles = _prefer_description(
-            {i: r for i, c in enumerate(line.cells) if (r := _role(c.text))}, line.cells
+            {i: r for i, c in enumerate(line.cells) if (r := column_role(c.text))}, line.cells
         )
         is_header = (
             line.kind == "row"

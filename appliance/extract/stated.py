@@ -114,7 +114,7 @@ def share_facts(
         if brand is not None:
             fill(0, "brand", brand.text.strip())
         name = str(items[0].get("product_name") or "")
-        for title_brand in title_brands(subject, text):
+        for title_brand in title_brands(subject, text)[:1]:  # the likeliest
             if title_brand.text in name or title_brand.text in subject:
                 fill(0, "brand", title_brand.text)
         in_subject = [c for c in cands.codes if c.text in subject]

@@ -80,19 +80,27 @@ def name_from_domain(text: str, address: str | None) -> str | None:
     want = {re.sub(r"\W|_", "", lab) for lab in labels if len(lab) >= 3}
     words = list(_WORD.finditer(text))
     found: list[str] = []
+    person = name_of_address(address) is not None  # "joya.davis@…": a person, not a shop
+    tld = f".{host[-1]}"
     for i in range(len(words)):
         joined = ""
         for j in range(i, min(i + 4, len(words))):
             joined += re.sub(r"\W|_", "", words[j].group()).lower()
-            if joined in want and words[i].group()[:1].isupper():
+            if joined not in want:
+                continue
+            end = words[j].end()
+            dotted = i == j and text[end : end + len(tld)].lower() == tld
+            # capitalised ("Paragon Sports"), or the domain as written ("lucy.com") where the
+            # sender is no person
+            if words[i].group()[:1].isupper() or (dotted and not person):
                 span = text[words[i].start() : words[j].end()]
-                tld = f".{host[-1]}"
-                if i == j and text.lower().startswith(tld, words[j].end()):
+                if dotted:
                     span += text[words[j].end() : words[j].end() + len(tld)]
                 if "\n" not in span:
                     found.append(span)
-    # Words apart ("Paragon Sports") before one word with its domain ("Amazon.com").
-    found.sort(key=lambda s: (" " in s, len(s)), reverse=True)
+    # Capitalised before lower case ("lucy.com" only where nothing better spells it), words
+    # apart ("Paragon Sports") before one word with its domain ("Amazon.com").
+    found.sort(key=lambda s: (s[:1].isupper(), " " in s, len(s)), reverse=True)
     return found[0] if found else None
 
 

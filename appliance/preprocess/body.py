@@ -24,6 +24,7 @@ from email.parser import BytesParser
 from appliance.preprocess.charsets import decode_bytes
 from appliance.preprocess.headers import decode_header_value, raw_header
 from appliance.preprocess.html import html_to_text
+from appliance.preprocess.qp_residue import undo_residue
 
 _SIGNATURES = {
     "application/pkcs7-signature",
@@ -219,6 +220,11 @@ class BodyWalker:
         text, warnings = decode_bytes(data, charset)
         for w in warnings:
             self._warn(w)
+        if part.get("content-transfer-encoding", "").strip().lower() != "quoted-printable":
+            decoded = undo_residue(text)
+            if decoded != text:
+                text = decoded
+                self._warn("undeclared quoted-printable decoded")
         if ctype == "text/html":
             self._warn("html converted")
             if len(text) > _MAX_HTML:

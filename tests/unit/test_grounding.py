@@ -107,13 +107,25 @@ def test_paper_weights_are_not_product_weights():
     assert [grounding.product_weight(w, text) for w in weights] == [False, True]
 
 
-def test_title_brand_takes_two_words_only_when_the_text_repeats_them():
-    got = grounding.title_brands("Offer: Safco Steel Cart", "Safco Steel Cart")
-    assert [s.text for s in got] == ["Safco"]
+def test_title_brands_offer_the_titles_first_words_the_body_names():
+    got = grounding.title_brands("Offer: Safco Steel Cart", "Safco Steel Cart, 3 shelves")
+    assert [s.text for s in got] == ["Safco", "Safco Steel"]  # three words only when repeated
+    text = "Genuine Canon 1492A002 Black Toner. Canon quality."
+    got = grounding.title_brands("Offer: Genuine Canon 1492A002 Black Toner", text)
+    assert [s.text for s in got] == ["Canon"]  # the qualifier skipped, the code ends it
+    text = "R4785 Dell 36-GB U320 SCSI drive"
+    got = grounding.title_brands("Offer: R4785 Dell 36-GB U320 SCSI", text)
+    assert [s.text for s in got] == ["Dell"]  # the leading article code skipped
+    got = grounding.title_brands("Offer: 3M Scotch Tape", "3M Scotch Tape, 12 rolls")
+    assert [s.text for s in got] == ["3M", "3M Scotch"]
+    assert grounding.title_brands("Re: 2 Deals for tomorrow", "2 Deals for tomorrow") == []
+    text = "Stanley Bostitch Stapler, black. By Stanley."
+    got = grounding.title_brands("Offer: Stanley Bostitch Stapler, Black", text)
+    assert [(s.text, s.start) for s in got] == [("Stanley", 0), ("Stanley Bostitch", 0)]
     text = "Roaring Spring notebook. Roaring Spring quality."
-    assert [s.text for s in grounding.title_brands("Offer: Roaring Spring Notebook", text)] == [
-        "Roaring Spring"
-    ]
+    got = grounding.title_brands("Offer: Roaring Spring Notebook", text)
+    assert [s.text for s in got] == ["Roaring Spring", "Roaring"]  # repeated: likeliest first
+    assert grounding.title_brands("Offer: Acme Glue", "a glue by ACME") == []  # not named
     assert grounding.title_brands("Re: Your order", "Your order shipped") == []
 
 
@@ -128,3 +140,9 @@ def test_extra_fields_are_options_of_the_mail_and_labelled_lines_are_read():
     decoded = choice.decode({"i": [{"n": "Box 40x30x20 cm", "warranty_months": "24"}]}, g)
     assert decoded.items[0]["extra"] == {"warranty_months": 24}
     assert stated.labelled_extra(text, [color, months]) == {"color": "red"}
+
+
+def test_a_resellers_article_number_comes_before_the_makers_code_it_wraps():
+    text = "E250X22G Photoconductor Kit by Lexmark LEXE250X22G, also fits E350."
+    codes = [c.text for c in grounding.seller_codes_first(read(text).codes)]
+    assert codes[0] == "LEXE250X22G" and "E250X22G" in codes

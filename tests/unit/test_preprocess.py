@@ -598,3 +598,23 @@ def test_html_to_text_structure() -> None:
 )
 def test_detect_language(text: str, lang: str) -> None:
     assert detect_language(text) == lang
+
+
+def test_undeclared_quoted_printable_is_decoded_only_where_unmistakable() -> None:
+    row = "846641-BLK-7B       ww 742  (multiple widths)          1         $80.00         $80.00"
+    encoded = quopri.encodestring(
+        (
+            (
+                "SKU              Name                     Quantity     Price     Subtotal \n"
+                + row
+                + "\n"
+            )
+            * 2
+        ).encode()
+    )
+    assert b"=\n" in encoded and b"=20" in encoded  # soft breaks and an escape, declared 7bit
+    parsed = parse_mail(mail(encoded, cte="7bit"))
+    assert row in parsed.text and "=20" not in parsed.text
+    assert "undeclared quoted-printable decoded" in parsed.warnings
+    plain = b"4 bottles @ $55.00 = $ 220.00\nA=B and x=20 stay as written=\n"
+    assert "x=20 stay as written=" in parse_mail(mail(plain, cte="7bit")).text

@@ -80,3 +80,99 @@ def test_an_html_price_list_in_russian():
     assert len(ex.offer.items) == 12
     assert ex.offer.items[2].product_name == "Кабель ВВГнг 3x3"
     assert ex.offer.items[2].unit_price == 30.5 and ex.offer.items[2].currency == "RUB"
+
+
+def test_labelled_values_on_one_line_are_a_row_each():
+    body = (
+        "Thanks for your order.\n\n"
+        "Item=Cordless drill DX-18 with case Qty=2 Price=$129.00\n"
+        "Item=Spare battery 18V 2Ah Qty=4 Price=$39.50\n"
+    )
+    items = _extract(_mail(body, subject="Your order")).offer.items
+    assert [(i.product_name, i.quantity, i.unit_price) for i in items] == [
+        ("Cordless drill DX-18 with case", 2, 129.0),
+        ("Spare battery 18V 2Ah", 4, 39.5),
+    ]
+
+
+def test_amounts_without_a_quantity_the_last_one_prices_and_nil_lines_are_no_items():
+    body = (
+        "Service charges              One-off      Monthly\n"
+        "Fibre line 100 Mbit          $49.00       $29.90\n"
+        "Static IP address            $0.00        $5.00\n"
+        "Router rental                $0.00        $0.00\n"
+        "Installation waiver          ($49.00)     $0.00\n"
+        "Managed firewall, per month  $12.00/month\n"
+    )
+    items = _extract(_mail(body, subject="Quote")).offer.items
+    got = [(i.product_name, i.unit_price, i.total_price, i.unit) for i in items]
+    assert got == [
+        ("Fibre line 100 Mbit", 29.9, None, None),
+        ("Static IP address", 5.0, None, None),
+        ("Managed firewall, per month", 12.0, None, "month"),
+    ]
+
+
+def test_a_product_number_column_is_the_code_not_the_name():
+    body = (
+        "Qty\tPrice\tProduct No.\tDescription\n"
+        "1\t$54.00\t77120045\tTrail running shoe, size 44\n"
+        "2\t$12.50\t77120099\tMerino socks, 3 pairs\n"
+    )
+    items = _extract(_mail(body, subject="Order confirmation")).offer.items
+    assert [(i.product_name, i.sku, i.quantity, i.unit_price) for i in items] == [
+        ("Trail running shoe, size 44", "77120045", 1, 54.0),
+        ("Merino socks, 3 pairs", "77120099", 2, 12.5),
+    ]
+
+
+def test_counted_lines_are_items_however_they_are_spaced():
+    body = (
+        "We have received your order for the following:\n\n"
+        "4 boxes of Wood screws 4x40 @ $5.50 =  $ 22.00\n"
+        "2 boxes of Wood screws 5x60 @ $7.00 = $ 14.00\n"
+        "1 box of Wall plugs 8 mm @ $3.25 = $ 3.25\n\n"
+        "The total charge for your order was $39.25.\n"
+    )
+    items = _extract(_mail(body, subject="Order confirmation")).offer.items
+    got = [(i.product_name, i.quantity, i.unit_price, i.total_price) for i in items]
+    assert got == [
+        ("Wood screws 4x40", 4, 5.5, 22.0),
+        ("Wood screws 5x60", 2, 7.0, 14.0),
+        ("Wall plugs 8 mm", 1, 3.25, 3.25),
+    ]
+
+
+def test_key_value_blocks_are_items_one_per_block():
+    body = (
+        "Order ID: 39785\n"
+        "1---------------------------------\n"
+        "Product Code :4440.91\n"
+        "Poduct Name  :Charcoal Water Filters, 6-pack\n"
+        "Attributes   :\n"
+        "Quantity     :1\n"
+        "Unit Price   :$19.00\n"
+        "Total Price  :$19.00\n"
+        "***********************************\n"
+        "Shipping     :$3.00\n\n"
+        "Item: Cable drum stand, steel\n"
+        "Price: $87.05 per pc\n"
+        "Weight: 26.5 kg\n\n"
+        "Item: Power cable NYM-J 3x2.5\n"
+        "Item code: NYM-270-36\n"
+        "Brand: Lapp\n"
+        "Quantity: 500 m\n"
+        "Price: $1.45\n\n"
+        "Bill To Name: Mark Taylor\n"
+    )
+    items = _extract(_mail(body, subject="Order")).offer.items
+    got = [
+        (i.product_name, i.sku, i.brand, i.quantity, i.unit, i.unit_price, i.total_price)
+        for i in items
+    ]
+    assert got == [
+        ("Charcoal Water Filters, 6-pack", "4440.91", None, 1, None, 19.0, 19.0),
+        ("Cable drum stand, steel", None, None, None, "pc", 87.05, None),
+        ("Power cable NYM-J 3x2.5", "NYM-270-36", "Lapp", 500, "m", 1.45, None),
+    ]
+    assert items[1].weight is not None and items[1].weight.value == 26.5

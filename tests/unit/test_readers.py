@@ -103,6 +103,8 @@ def test_money_with_currency(text: str, amount: str, value: float, currency: str
         ("10 руб. за шт.", "шт"),
         ("Price per box: 12.40 EUR", "box"),
         ("£3.50 each", "each"),
+        ("Station = $2100. each", "each"),
+        ("costs $5. Each box holds ten", None),
         ("12.40 EUR", None),
     ],
 )
@@ -129,6 +131,7 @@ def test_money_per(text: str, per: str | None) -> None:
         ("Discount: 10 EUR", "discount"),
         ("Скидка 500 руб.", "discount"),
         ("rebate of $20", "discount"),
+        ("Setup fee waived   ($69.00)", "discount"),
         ("100 EUR excl. VAT", "price"),
         ("Цена с НДС: 120 руб.", "price"),
         ("€25 shipping", "shipping"),
@@ -640,6 +643,7 @@ def test_no_codes(text: str) -> None:
         ("Canon® ink", "Canon"),
         ("Post-it™ notes", "Post-it"),
         ("a registered trademark of 3M.", "3M"),
+        ("Ball Point Pen, Dozen Pen by Pilot PIL30006", "Pilot"),  # "Pen by", not "taken by"
     ],
 )
 def test_brands(text: str, brand: str) -> None:
@@ -656,6 +660,7 @@ def test_brands(text: str, brand: str) -> None:
         "60 by 40",
         "by 5 pm",
         "ships by DHL",
+        "goods Shipped by Acme today",
         "Generic Brand Black Toner Cartridge",
         "Ergonomic Office Chair ErgoPro 300",
     ],

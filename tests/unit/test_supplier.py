@@ -17,6 +17,10 @@ def test_the_words_that_spell_the_domain_name_the_supplier():
     text = "Thank you for shopping at Paragon Sports. Visit ParagonSports.com again."
     assert supplier_of(text, None, "service@paragonsports.com").name == "Paragon Sports"
     assert supplier_of("Greetings from Amazon.com.", None, "ship@amazon.com").name == "Amazon.com"
+    text = "Thanks for ordering from lucy.com! Write to yourfriends@lucy.com."
+    assert supplier_of(text, None, "orders@lucy.com").name == "lucy.com"  # as written
+    text = "Our intranet is at enron.com."  # a person's address: the domain names no shop
+    assert supplier_of(text, None, "joya.davis@enron.com").name == "Joya Davis"
 
 
 def test_a_forwarded_mail_names_its_own_sender():

@@ -60,7 +60,9 @@ _STOP = {
 }  # fmt: skip
 # A word before "by" that makes it a verb phrase ("sent by", "paid by"), not "<product> by".
 _VERB_BEFORE_RE = re.compile(
-    r"(?:\w+(?:ed|en)|paid|sent|send|go|stop|drop|pass|come|stand|get|pay|ship|call|email|mail"
+    # a participle ("taken by", "Shipped by"); "Dozen Pen by Pilot", "Green by Avery" are products
+    r"(?:\b(?-i:[a-z]\w*(?:ed|en)|[A-Z]\w{2,}ed)|paid|sent|send|go|stop|drop|pass|come|stand|get|pay|ship"
+    r"|call|email|mail"
     r"|contact|reply|respond|deliver|sold|held|run|done|set|one|step|day|bit|hand|far|way"
     r"|near|close|side|multiply|divide|x|\d+(?:[.,]\d+)?[\"']?)[ \t]*$",
     re.IGNORECASE,

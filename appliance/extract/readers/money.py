@@ -65,7 +65,7 @@ _CURRENCY_RE = re.compile(CURRENCY)
 
 _PER_AFTER_RE = re.compile(
     r"[ \t]*(?:(?:/|\bper\b|\bpro\b|\bза\b|\ban?\b)[ \t]*(?:1[ \t]*)?(?P<unit>[^\W\d_]{1,15})"
-    r"|\b(?P<each>each|ea)\b)",
+    r"|\b(?P<each>each|ea)\b|\.[ \t]*(?P<each2>(?-i:each|ea))\b)",  # "$750. each", not ". Each box"
     re.IGNORECASE,
 )
 _PER_BEFORE_RE = re.compile(
@@ -143,8 +143,8 @@ def currencies_named(text: str, money: list[Money]) -> list[str]:
 
 def _per(text: str, end: int, context: str) -> str | None:
     m = _PER_AFTER_RE.match(text, end)
-    if m and (m.group("unit") or m.group("each")):
-        return m.group("unit") or m.group("each")
+    if m and (per := m.group("unit") or m.group("each") or m.group("each2")):
+        return per
     m = _PER_BEFORE_RE.search(context)
     return m.group("unit") if m else None
 
@@ -158,6 +158,11 @@ def _role(text: str, start: int, end: int, floor: int) -> MoneyRole:
             m.lastgroup if m and m.lastgroup in ("total", "tax", "shipping", "discount") else None
         )
     return role or "price"  # type: ignore[return-value]
+
+
+def _bracketed(text: str, start: int, end: int) -> bool:
+    """``($69.00)``: an accountant's negative amount, a deduction rather than a price."""
+    return text[start - 1 : start] == "(" and text[end : end + 1] == ")"
 
 
 def _value(num: str, mult: str | None) -> float | None:
@@ -204,7 +209,9 @@ def read_money(text: str, taken: Taken) -> list[Money]:
                 value=value,
                 currency=iso,
                 per=_per(text, m.end(), context),
-                role=_role(text, start, m.end(), prev_end),
+                role="discount"
+                if _bracketed(text, start, m.end())
+                else _role(text, start, m.end(), prev_end),
             )
         )
         prev_end = m.end()
