@@ -16,7 +16,9 @@ carry.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +28,10 @@ import httpx
 import redis
 
 from appliance.errors import ConfigError, Conflict, LLMUnavailable, NotFound
-from appliance.provision import base_model_digest
+from appliance.provision import base_model_digest, catalogue
 from appliance.settings import Settings
+
+log = logging.getLogger(__name__)
 
 REQUIRED_FILES = ("adapter_model.safetensors", "adapter_config.json", "manifest.json")
 # Weights in any other format are refused: pickled files can run code when loaded.
@@ -38,6 +42,45 @@ TOLERANCE = 1e-6
 
 def adapters_dir(settings: Settings) -> Path:
     return settings.paths.resolve(settings.paths.models_dir) / "adapters"
+
+
+def shipped_adapter(settings: Settings) -> str | None:
+    """The adapter the model catalogue ships for the served base model (``adapter`` in
+    ``models/manifest.toml``) when its directory is present and it was trained on this very
+    base model (the digest its manifest records); else None, with a warning for a mismatch."""
+    entry = catalogue(adapters_dir(settings).parent).get("models", {}).get(settings.llm.model, {})
+    name = entry.get("adapter") if isinstance(entry, dict) else None
+    if not (isinstance(name, str) and name and (adapters_dir(settings) / name).is_dir()):
+        return None
+    return (
+        name
+        if _trained_on_served(str(adapters_dir(settings) / name), str(settings.model_dir))
+        else None
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _trained_on_served(adapter: str, model_dir: str) -> bool:
+    try:
+        recorded = json.loads((Path(adapter) / "manifest.json").read_text())["base_model_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = None
+    served = (
+        base_model_digest(Path(model_dir))[0] if Path(model_dir, "config.json").is_file() else None
+    )
+    if recorded and served and recorded != served:
+        log.warning("shipped adapter %s was trained on another base model (%s ≠ %s): not used",
+                    Path(adapter).name, recorded[:12], served[:12])  # fmt: skip
+        return False
+    return True
+
+
+def default_adapter(settings: Settings) -> str | None:
+    """The adapter used while nothing was promoted: ``llm.adapter`` when set (``""``: the base
+    model), else the model's shipped adapter (``shipped_adapter``)."""
+    if settings.llm.adapter is not None:
+        return settings.llm.adapter or None
+    return shipped_adapter(settings)
 
 
 def registry_path(settings: Settings) -> Path:
@@ -55,7 +98,7 @@ def read_registry(settings: Settings) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads(registry_path(settings).read_text())
     except FileNotFoundError:
-        return {"active": settings.llm.adapter, "history": []}
+        return {"active": default_adapter(settings), "history": []}
     except ValueError as exc:
         raise ConfigError(f"{registry_path(settings)} is not valid JSON: {exc}") from exc
     return data
@@ -71,7 +114,7 @@ def _write_registry(settings: Settings, data: dict[str, Any]) -> None:
 
 def active_adapter(settings: Settings, client: redis.Redis | None = None) -> str | None:
     """The adapter extractions use now: Redis (set by promotion, shared by every worker host),
-    else the registry file, else ``llm.adapter`` from the config; None is the base model."""
+    else the registry file, else ``default_adapter``; None is the base model."""
     if client is not None:
         try:
             value = client.get(redis_key(settings))
@@ -83,7 +126,7 @@ def active_adapter(settings: Settings, client: redis.Redis | None = None) -> str
     try:
         active = read_registry(settings).get("active")
     except ConfigError:
-        active = settings.llm.adapter
+        active = default_adapter(settings)
     return str(active) if active else None
 
 

@@ -51,8 +51,10 @@ def _use_active_adapter(s: Settings) -> None:
     name = adapters.active_adapter(s)
     if name and (adapters.adapters_dir(s) / name).is_dir():
         s.llm.adapter = name
-    elif name:
-        logging.getLogger(__name__).warning("active adapter %r is missing; base model", name)
+    else:
+        if name:
+            logging.getLogger(__name__).warning("active adapter %r is missing; base model", name)
+        s.llm.adapter = ""
 
 
 def cmd_llm(s: Settings, a: argparse.Namespace) -> int:
@@ -306,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance.auth.cli import add_parsers as add_access_parsers
 
     add_access_parsers(sub)  # users, tokens
+    from appliance.catalogue.cli import add_parsers as add_catalogue_parsers
+
+    add_catalogue_parsers(sub)  # catalogue backfill | rates FILE
     return p
 
 

@@ -20,6 +20,7 @@ from typing import IO
 
 import httpx
 
+from appliance.adapters import default_adapter
 from appliance.errors import LLMUnavailable, ModelMissing
 from appliance.settings import Settings
 
@@ -65,8 +66,8 @@ def server_command(settings: Settings) -> list[str]:
     else:
         cmd += ["--gpu-memory-utilization", str(srv.gpu_memory_utilization)]
         cmd += ["--tensor-parallel-size", str(srv.tensor_parallel_size)]
-    if llm.adapter:
-        cmd += ["--lora-modules", f"{llm.adapter}={adapter_dir(settings, llm.adapter)}"]
+    if adapter := default_adapter(settings):
+        cmd += ["--lora-modules", f"{adapter}={adapter_dir(settings, adapter)}"]
     return cmd + list(srv.extra_args)
 
 
@@ -150,8 +151,9 @@ def _check_model(settings: Settings) -> None:
             f"model directory {settings.model_dir} is missing or incomplete: "
             "run `appliance models fetch` (or set llm.model_path to a local HF directory)"
         )
-    if settings.llm.adapter and not adapter_dir(settings, settings.llm.adapter).is_dir():
-        raise ModelMissing(f"LoRA adapter {adapter_dir(settings, settings.llm.adapter)} missing")
+    adapter = default_adapter(settings)
+    if adapter and not adapter_dir(settings, adapter).is_dir():
+        raise ModelMissing(f"LoRA adapter {adapter_dir(settings, adapter)} missing")
 
 
 def run_server(settings: Settings, *, log_path: Path | None = None) -> int:

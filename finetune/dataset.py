@@ -32,7 +32,9 @@ from typing import Any
 from appliance.extract import choice, grounding
 from appliance.extract.contract import Offer
 from appliance.extract.extractor import chunks, readable
+from appliance.extract.grounding import FIELD_KEYS, KEYS
 from appliance.extract.prompt import build_messages
+from appliance.extract.rows import line_items, table_items
 from appliance.preprocess import parse_mail
 
 Entry = tuple[str, bytes, dict[str, Any]]  # (id, raw mail, label)
@@ -48,7 +50,7 @@ def chat_record(raw: bytes, label: dict[str, Any], *, max_input_chars: int = 600
     Raises ``ValueError`` when the label is not a complete offer of the contract (e.g. the wdc
     set, whose names are unlabelled and whose brands are lists of alternatives).
     """
-    mail = parse_mail(raw)
+    mail, piece, g, _ = _read(raw, max_input_chars)
     full = {k: v for k, v in label.items() if k not in ("message_id", "id", "notes")}
     full.setdefault("language", mail.language)
     try:
@@ -62,12 +64,86 @@ def chat_record(raw: bytes, label: dict[str, Any], *, max_input_chars: int = 600
     ]
     if missing:
         raise ValueError(f"label lacks {', '.join(missing)}")
-    text, _ = readable(mail)
-    piece = (chunks(text, max_input_chars) or [""])[0]
-    g = grounding.build(piece, mail.subject)
     messages = build_messages(mail, max_input_chars, piece)
     answer = json.dumps(choice.encode(full, g), ensure_ascii=False, separators=(",", ":"))
     return {"messages": [*messages, {"role": "assistant", "content": answer}]}
+
+
+def _read(raw: bytes, max_input_chars: int) -> tuple[Any, str, grounding.Grounding, bool]:
+    """The parsed mail, the text the model reads (first chunk), its grounding, and whether the
+    extractor reads the mail's items without the model (a table or priced lines)."""
+    mail = parse_mail(raw)
+    text, cands = readable(mail)
+    rows = table_items(text, grounding.single_currency(cands)) or line_items(text, cands)
+    piece = (chunks(text, max_input_chars) or [""])[0]
+    return mail, piece, grounding.build(piece, mail.subject), bool(rows)
+
+
+def partial_record(raw: bytes, label: dict[str, Any], *, max_input_chars: int = 6000) -> dict:
+    """A chat record for a partially labelled mail (one product; only some item fields
+    labelled, e.g. ``train/wdc``: brand, sku, dimensions, weight). Fields the label does not
+    carry are *not labelled*, not absent, so they are never taught. The answer names the
+    product by the name option closest to the subject and states the labelled fields;
+    ``ignore`` lists the answer's character ranges whose tokens the trainer does not learn:
+    the name's value, and every place where an unlabelled field the schema offers could have
+    been written (so leaving it out is not taught either). A list value means any listed value
+    is right; a labelled value no option holds counts as unlabelled (the model could not
+    write it).
+
+    Raises ``ValueError`` when the mail cannot give such a record (not one product, no name
+    option or no fact to choose, or no labelled value an option holds)."""
+    items = label.get("items") or []
+    if len(items) != 1 or not isinstance(items[0], dict):
+        raise ValueError("a partial label must hold exactly one item")
+    item = items[0]
+    mail, piece, g, _ = _read(raw, max_input_chars)
+    names = list(g.options.get("n", {}))
+    if not names or not g.has_facts():
+        raise ValueError("the model is not asked about this mail (no name or fact to choose)")
+    labelled = {FIELD_KEYS[f] for f in item if f in FIELD_KEYS and f != "product_name"}
+    subject = re.sub(r"^\W*\w+:\s*", "", mail.subject or "")  # "Offer: …" → "…"
+    entry: dict[str, str] = {"n": max(names, key=lambda o: choice.name_overlap(o, subject))}
+    for key in KEYS:
+        gold = item.get(KEYS[key]) if key in labelled else None
+        alts = [a for a in (gold if isinstance(gold, list) else [gold]) if a is not None]
+        if not alts:
+            continue
+        hit = next(
+            (
+                text
+                for text, cand in g.options.get(key, {}).items()
+                if any(choice.same_value(KEYS[key], choice.typed_value(key, cand), a) for a in alts)
+            ),
+            None,
+        )
+        if hit is None:  # the model cannot write it: neither teach it nor its absence
+            labelled.discard(key)
+        else:
+            entry[key] = hit
+    if len(entry) == 1:
+        raise ValueError("no labelled value can be chosen in this mail")
+    answer, ignore = '{"i":[{', []
+    unlabelled = [k for k in KEYS if k != "n" and k not in labelled and k in g.options]
+    order = list(KEYS)
+    keys = [k for k in order if k in entry]
+    for i, key in enumerate(keys):
+        if i:
+            answer += ","
+        answer += json.dumps(key) + ":"
+        value = json.dumps(entry[key], ensure_ascii=False)
+        if key == "n":
+            ignore.append([len(answer), len(answer) + len(value)])
+        answer += value
+        after = keys[i + 1] if i + 1 < len(keys) else None
+        gap = order[order.index(key) + 1 : order.index(after) if after else len(order)]
+        if any(k in unlabelled for k in gap):  # an unlabelled field could be written here
+            ignore.append([len(answer), len(answer) + 2])
+    answer += "}]}"
+    messages = build_messages(mail, max_input_chars, piece)
+    return {
+        "messages": [*messages, {"role": "assistant", "content": answer}],
+        "ignore": ignore,
+    }
 
 
 def content_hash(raw: bytes) -> str:
@@ -133,15 +209,24 @@ def build(sets: list[Path], out: Path, *, eval_share: float, seed: int) -> dict[
     entries: list[Entry] = []
     source_of: dict[str, str] = {}
     skipped: Counter[str] = Counter()
+    partial: Counter[str] = Counter()
+    without_model: Counter[str] = Counter()
     records: dict[str, dict[str, Any]] = {}
     for folder in sets:
         name = Path(folder).resolve().name
         for ident, raw, label in read_set(folder):
+            if _read(raw, 6000)[3]:  # items from a table or priced lines: no model call
+                without_model[name] += 1
+                continue
             try:
                 records[ident + "\0" + name] = chat_record(raw, label)
             except ValueError:
-                skipped[name] += 1
-                continue
+                try:  # a partial label (e.g. train/wdc): only its labelled fields are taught
+                    records[ident + "\0" + name] = partial_record(raw, label)
+                    partial[name] += 1
+                except ValueError:
+                    skipped[name] += 1
+                    continue
             entries.append((ident + "\0" + name, raw, label))
             source_of[ident + "\0" + name] = name
     train, held = split(entries, eval_share=eval_share, seed=seed)
@@ -174,7 +259,11 @@ def build(sets: list[Path], out: Path, *, eval_share: float, seed: int) -> dict[
         for key, _, _ in rows:
             per_source.setdefault(source_of[key], {"train": 0, "eval": 0})[side] += 1
     for name, count in skipped.items():
-        per_source.setdefault(name, {"train": 0, "eval": 0})["skipped_incomplete_label"] = count
+        per_source.setdefault(name, {"train": 0, "eval": 0})["skipped_unusable_label"] = count
+    for name, count in without_model.items():
+        per_source.setdefault(name, {"train": 0, "eval": 0})["read_without_model"] = count
+    for name, count in partial.items():
+        per_source.setdefault(name, {"train": 0, "eval": 0})["partial_labels"] = count
     n_in = len(entries)
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
     manifest = {

@@ -4,11 +4,13 @@
 
 Each JSONL line is ``{"messages": [system, user, assistant]}``. A record is rendered with the base
 model's chat template as vLLM's chat endpoint renders it; the loss covers only the assistant's
-answer and its end-of-turn token. Over-long records lose the end of the last user message (never
-the answer). The adapter lands in ``<output_dir>/<name>/`` in the standard PEFT layout that vLLM
-serves with ``--enable-lora``, beside a ``manifest.json``. Checkpoints go to
-``<output_dir>/<name>/checkpoints/step-N/``; ``--resume`` continues exactly like an uninterrupted
-run (data order from the seed, restored adapter, optimizer, schedule and RNG).
+answer and its end-of-turn token, less the characters a record's ``ignore`` lists (partial
+labels, ``finetune.dataset.partial_record``). Over-long records lose the end of the last user
+message (never the answer). Precision ``auto``: bf16 on CUDA and on CPUs with native bf16 (the
+adapter is then saved in bf16), else fp32. The adapter lands in ``<output_dir>/<name>/`` in the
+standard PEFT layout that vLLM serves with ``--enable-lora``, beside a ``manifest.json``.
+Checkpoints go to ``<output_dir>/<name>/checkpoints/step-N/``; ``--resume`` continues exactly like
+an uninterrupted run (data order from the seed, restored adapter, optimizer, schedule and RNG).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class TrainConfig:
     save_every: int = 50
     threads: int = 0
     device: str = "auto"
+    precision: str = "auto"
 
     def path(self, value: str) -> Path:
         """``value`` as a path: absolute as is, relative from the project root."""
@@ -114,6 +117,7 @@ def _validate(cfg: TrainConfig) -> None:
         (cfg.batch_size >= 1 and cfg.grad_accum >= 1, "batch_size and grad_accum must be >= 1"),
         (cfg.max_length >= 32, "max_length must be >= 32"),
         (cfg.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
+        (cfg.precision in ("auto", "fp32", "bf16"), "precision must be auto, fp32 or bf16"),
         (bool(cfg.target_modules), "target_modules must not be empty"),
         (cfg.name == Path(cfg.name).name and cfg.name not in (".", ".."), "name: a plain name"),
         (all((cfg.base_model, cfg.train_file, cfg.output_dir)), "empty path"),
@@ -157,8 +161,10 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 # --------------------------------------------------------------------------- data
 
 
-def read_jsonl(path: Path) -> list[list[dict[str, str]]]:
-    """The ``messages`` lists of a chat JSONL file (the last message is the assistant's).
+def read_jsonl(path: Path) -> list[list[dict[str, Any]]]:
+    """The ``messages`` lists of a chat JSONL file (the last message is the assistant's; a
+    record's ``ignore``, character ranges of the answer whose tokens are not learnt, is kept on
+    that message, see ``finetune.dataset.partial_record``).
 
     Raises FileNotFoundError for a missing file, ValueError naming the line of a bad record."""
     if not path.is_file():
@@ -179,17 +185,28 @@ def read_jsonl(path: Path) -> list[list[dict[str, str]]]:
                                  ' str}, ...]} with at least two messages')  # fmt: skip
             if msgs[-1]["role"] != "assistant":
                 raise ValueError(f"{path}:{n}: the last message must be the assistant's answer")
+            ignore = rec.get("ignore", [])
+            if not (isinstance(ignore, list) and all(_is_range(r) for r in ignore)):
+                raise ValueError(f'{path}:{n}: "ignore" must be a list of [start, end] offsets')
             out.append([{"role": m["role"], "content": m["content"]} for m in msgs])
+            if ignore:  # character ranges of the answer whose tokens are not learnt
+                out[-1][-1]["ignore"] = ignore
     if not out:
         raise ValueError(f"{path}: no records")
     return out
+
+
+def _is_range(r: Any) -> bool:
+    return (
+        isinstance(r, list) and len(r) == 2 and all(isinstance(x, int) for x in r) and r[0] <= r[1]
+    )
 
 
 def _is_msg(m: dict[str, Any]) -> bool:
     return isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
 
 
-def _render(tokenizer: Any, msgs: list[dict[str, str]]) -> tuple[list[int], list[int]]:
+def _render(tokenizer: Any, msgs: list[dict[str, Any]]) -> tuple[list[int], list[int]]:
     full = tokenizer.apply_chat_template(msgs, tokenize=False)
     prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
     if not full.startswith(prompt):
@@ -204,13 +221,19 @@ def _render(tokenizer: Any, msgs: list[dict[str, str]]) -> tuple[list[int], list
     # The prompt is tokenised on its own, as vLLM does; the completion is what the model writes.
     p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     enc = tokenizer(completion, add_special_tokens=False, return_offsets_mapping=True)
-    n = sum(1 for s, _ in enc["offset_mapping"] if s < start + len(answer))
+    offsets = enc["offset_mapping"]
+    n = sum(1 for s, _ in offsets if s < start + len(answer))
     ans = enc["input_ids"][: n + 1]  # the answer's tokens + the end-of-turn token
-    return p_ids + ans, [IGNORE] * len(p_ids) + ans
+    skip = [(start + a, start + b) for a, b in msgs[-1].get("ignore", [])]
+    labels = [
+        IGNORE if any(s < b and e > a for a, b in skip) else t
+        for t, (s, e) in zip(ans, offsets[: len(ans)], strict=True)
+    ]
+    return p_ids + ans, [IGNORE] * len(p_ids) + labels
 
 
 def encode_chat(
-    tokenizer: Any, messages: list[dict[str, str]], max_length: int
+    tokenizer: Any, messages: list[dict[str, Any]], max_length: int
 ) -> tuple[list[int], list[int], bool] | None:
     """``(input_ids, labels, truncated)`` of one record; labels are ``-100`` except on the
     assistant's answer and its end-of-turn token. A record over ``max_length`` loses the end of
@@ -298,24 +321,42 @@ def _labelled(data: list[Any], idx: list[int]) -> int:
     return sum(sum(1 for t in data[i][1][1:] if t != IGNORE) for i in idx)
 
 
-def _evaluate(model: Any, data: list[Any], batch_size: int, pad_id: int, device: Any) -> float:
+def _evaluate(
+    model: Any, data: list[Any], batch_size: int, pad_id: int, device: Any, bf16: bool
+) -> float:
     import torch
 
     order = sorted(range(len(data)), key=lambda i: len(data[i][0]))
     total = 0.0
     model.eval()
-    with torch.no_grad(), _autocast(device):
+    with torch.no_grad(), _autocast(device, bf16):
         for b in range(0, len(order), batch_size):
             total += _loss_sum(model, *_collate(data, order[b : b + batch_size], pad_id, device))
     model.train()
     return float(total) / max(_labelled(data, order), 1)
 
 
-def _autocast(device: Any) -> Any:
+def bf16_of(precision: str, device: Any) -> bool:
+    """Whether to train in bf16 (base weights bf16, LoRA weights fp32, bf16 autocast):
+    ``auto`` takes it on CUDA and on a CPU with native bf16 (AVX512-BF16/AMX, per oneDNN)."""
     import torch
 
+    if precision != "auto":
+        return precision == "bf16"
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return True
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(probe()) if probe is not None else False
+    except RuntimeError:
+        return False
+
+
+def _autocast(device: Any, bf16: bool) -> Any:
+    import torch
+
+    if bf16:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -433,7 +474,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
 
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    bf16 = bf16_of(cfg.precision, device)
+    dtype = torch.bfloat16 if bf16 else torch.float32
     model = transformers.AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype).to(device)
     lora = peft.LoraConfig(
         r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, bias="none",
@@ -442,6 +484,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     model = peft.get_peft_model(model, lora)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:  # the trained weights and their optimizer state stay fp32
+        p.data = p.data.float()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     lengths = [len(ids) for ids, _ in train_data]
     per_epoch = math.ceil(math.ceil(len(train_data) / cfg.batch_size) / cfg.grad_accum)
@@ -459,7 +503,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
 
     def end_epoch(epoch: int, partial: bool) -> None:
         loss = state["loss"] / state["tokens"] if state["tokens"] else None
-        ev = _evaluate(model, eval_data, cfg.batch_size, pad_id, device) if eval_data else None
+        ev = None
+        if eval_data:
+            ev = _evaluate(model, eval_data, cfg.batch_size, pad_id, device, bf16)
         state["history"].append({"epoch": epoch + 1, "step": state["step"], "partial": partial,
                                  "train_loss": loss, "eval_loss": ev})  # fmt: skip
         what = f"epoch {epoch + 1}{' (partial)' if partial else ''}, step {state['step']}/{total}"
@@ -484,7 +530,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 opt.zero_grad(set_to_none=True)
                 for idx in group:
                     ids, mask, labels = _collate(train_data, idx, pad_id, device)
-                    with _autocast(device):
+                    with _autocast(device, bf16):
                         loss = _loss_sum(model, ids, mask, labels)
                     (loss / n_tok).backward()
                     state["loss"] += loss.item()
@@ -512,6 +558,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
             end_epoch(state["step"] // per_epoch, partial=True)
 
     out_dir = out_dir_of(cfg)
+    if bf16:  # half the size; vLLM computes LoRA in the served dtype anyway
+        for p in params:
+            p.data = p.data.to(torch.bfloat16)
     model.save_pretrained(out_dir, safe_serialization=True)
     for f in out_dir.iterdir():
         if f.is_file():
@@ -535,6 +584,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         "history": state["history"],
         "duration_s": round(state["elapsed"] + time.monotonic() - started, 1),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu,
+        "precision": "bf16" if bf16 else "fp32",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "peft": peft.__version__},
         "scores": {},

@@ -151,3 +151,18 @@ def test_resume_gives_the_same_adapter(straight: Path, base_cfg: TrainConfig) ->
 
     with pytest.raises(ValueError, match="changed: r"):
         train(dataclasses.replace(base_cfg, name="crashed", r=8), resume=True, progress=False)
+
+
+def test_ignored_ranges_of_the_answer_carry_no_labels(tokenizer: object) -> None:
+    msgs = record(0)["messages"]
+    answer = '{"i":[{"n":"Some product","k":"AB-12"}]}'
+    start = answer.index('"Some product"')
+    msgs[-1] = {"role": "assistant", "content": answer, "ignore": [[start, start + 14]]}
+    _, labels, _ = encode_chat(tokenizer, msgs, 256)
+    learnt = tokenizer.decode([t for t in labels if t != IGNORE])
+    assert "Some product" not in learnt and "Some" not in learnt
+    # a token straddling the range's edge (the closing quote and the comma) is masked too
+    assert 'k":"AB-12"}]}' in learnt and learnt.endswith("<|im_end|>")
+    msgs[-1].pop("ignore")
+    _, whole, _ = encode_chat(tokenizer, msgs, 256)
+    assert sum(t != IGNORE for t in whole) > sum(t != IGNORE for t in labels)

@@ -69,3 +69,40 @@ def test_list_marks_active_and_broken(settings: Settings) -> None:
     rows = {r["name"]: r for r in adapters.list_adapters(settings)}
     assert rows["good"]["active"] and rows["good"]["scores"]["s"]["f1"] == 0.5
     assert "missing" in rows["broken"]["error"]
+
+
+def test_the_models_shipped_adapter_serves_until_something_is_promoted(settings: Settings) -> None:
+    models = adapters.adapters_dir(settings).parent
+    models.mkdir(parents=True)
+    (models / "manifest.toml").write_text(
+        'default = "m"\n[models.m]\nadapter = "shipped-a"\n[models.other]\n'
+    )
+    settings.llm.model = "m"
+    assert adapters.active_adapter(settings) is None  # named, but its files are not there
+    _adapter(settings, "shipped-a")
+    assert adapters.shipped_adapter(settings) == "shipped-a"
+    assert adapters.active_adapter(settings) == "shipped-a"
+    settings.llm.adapter = ""  # the config asks for the base model
+    assert adapters.active_adapter(settings) is None
+    settings.llm.adapter = None
+    settings.llm.model = "other"  # an adapter belongs to its base model
+    assert adapters.active_adapter(settings) is None
+    settings.llm.model = "m"
+    adapters._activate(settings, None, "rollback", None, "test")
+    assert adapters.active_adapter(settings) is None  # a rollback to the base model sticks
+
+
+def test_a_shipped_adapter_of_another_base_model_is_not_used(settings: Settings) -> None:
+    models = adapters.adapters_dir(settings).parent
+    models.mkdir(parents=True)
+    (models / "manifest.toml").write_text('default = "m"\n[models.m]\nadapter = "a"\n')
+    settings.llm.model = "m"
+    (models / "m").mkdir()
+    (models / "m" / "config.json").write_text("{}")
+    d = _adapter(settings, "a")
+    digest = adapters.base_model_digest(models / "m")[0]
+    (d / "manifest.json").write_text(json.dumps({"name": "a", "base_model_sha256": digest}))
+    assert adapters.shipped_adapter(settings) == "a"
+    (models / "m" / "config.json").write_text('{"other": 1}')
+    adapters._trained_on_served.cache_clear()
+    assert adapters.shipped_adapter(settings) is None

@@ -15,7 +15,7 @@ from appliance.extract.evidence import Evidence, check_evidence
 from appliance.extract.extractor import chunks, readable
 from appliance.extract.prompt import SYSTEM_PROMPT
 from appliance.preprocess import parse_mail
-from finetune.dataset import chat_record, content_hash, read_set, split
+from finetune.dataset import chat_record, content_hash, partial_record, read_set, split
 from finetune.scoring import score, token_jaccard
 from finetune.synth import LAYOUTS, THREADS, Sample, generate, main, write_set
 
@@ -145,6 +145,47 @@ def test_chat_record_rejects_partial_labels(samples: list[Sample]) -> None:
     partial = {"items": [{"product_name": None, "brand": ["A", "B"], "sku": ["1"]}]}
     with pytest.raises(ValueError):
         chat_record(samples[0].raw, partial)
+
+
+_PARTIAL_MAIL = (
+    b"From: Shop <sales@shop.example>\r\nTo: buyer@example.com\r\n"
+    b"Subject: Offer: Acme Label Maker LM-200\r\nMessage-ID: <p1@shop.example>\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"Hello,\r\n\r\nplease find our offer below.\r\n\r\n"
+    b"Acme Label Maker LM-200, SKU: ACM-LM200, Brand: Acme. Price: 49.90 USD.\r\n"
+    b"Prints labels up to 24 mm wide.\r\n\r\nBest regards,\r\nShop\r\n"
+)
+
+
+def test_partial_labels_teach_only_what_is_labelled() -> None:
+    label = {
+        "items": [
+            {"product_name": None, "brand": ["ACME", "Acme"], "sku": ["ACM-LM200"],
+             "dimensions": None, "weight": None}
+        ]
+    }  # fmt: skip
+    rec = partial_record(_PARTIAL_MAIL, label)
+    answer = rec["messages"][-1]["content"]
+    data = json.loads(answer)
+    mail = parse_mail(_PARTIAL_MAIL)
+    g = grounding.build((chunks(readable(mail)[0], 6000) or [""])[0], mail.subject)
+    jsonschema.validate(data, grounding.schema(g))
+    item = data["i"][0]
+    assert item["k"] == "ACM-LM200" and item["b"].casefold() == "acme"
+    assert "p" not in item and "p" in g.options  # the price is stated but not labelled ...
+    ignored = [answer[a:b] for a, b in rec["ignore"]]
+    assert ignored[0] == json.dumps(item["n"])  # ... the name is not learnt ...
+    assert ignored[-1] == "}]"  # ... nor is leaving the price out
+    # A labelled value no option holds is not taught either way; no labelled value: no record.
+    other = {"items": [{**label["items"][0], "brand": ["Zebra"]}]}
+    assert (
+        "b"
+        not in json.loads(partial_record(_PARTIAL_MAIL, other)["messages"][-1]["content"])["i"][0]
+    )
+    with pytest.raises(ValueError):
+        partial_record(_PARTIAL_MAIL, {"items": [{"product_name": None, "brand": ["Zebra"]}]})
+    with pytest.raises(ValueError):
+        partial_record(_PARTIAL_MAIL, {"items": []})
 
 
 def test_split_is_stable_dedups_and_never_leaks(samples: list[Sample]) -> None:

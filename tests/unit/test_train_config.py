@@ -127,7 +127,10 @@ def test_train_reports_missing_inputs_before_loading_anything(tmp_path: Path) ->
     cfg = TrainConfig(base_model=str(tmp_path / "no-model"), train_file=str(data), name="x")
     with pytest.raises(FileNotFoundError, match=r"base model not found: .*no-model"):
         train(cfg)
-    cfg = dataclasses.replace(cfg, base_model="models/smollm2-135m-instruct")
+    model = tmp_path / "model"  # a directory that looks like a checkpoint; nothing is loaded
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    cfg = dataclasses.replace(cfg, base_model=str(model))
     cfg = dataclasses.replace(cfg, train_file=str(tmp_path / "absent.jsonl"))
     with pytest.raises(FileNotFoundError, match=r"absent\.jsonl"):
         train(cfg)
