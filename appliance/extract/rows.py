@@ -114,7 +114,8 @@ def kv_items(text: str, cands: Candidates, mail_currency: str | None) -> list[di
     """Items of key-value blocks: runs of ``Key: value`` lines whose keys are an item's fields
     (``Product Name: …``, ``Quantity: 170 kg``, ``Unit Price: $19.00``), one item per run, a
     repeated key starting the next. An item needs a name and a figure or code, and the blocks
-    count only where one of them prices its product; the block's own dimensions, weight and
+    count where one of them prices its product or every one states its quantity or MOQ (an
+    unpriced offer: "Product: … / Quantity: 100 pcs"); the block's own dimensions, weight and
     lead time join its item."""
     items: list[dict[str, Any]] = []
     cells: dict[str, Span] = {}
@@ -154,7 +155,8 @@ def kv_items(text: str, cands: Candidates, mail_currency: str | None) -> list[di
         block[1] = line.end
     flush()
     priced = any("unit_price" in i or "total_price" in i for i in items)
-    return items if priced else []
+    counted = all("quantity" in i or "moq" in i for i in items)
+    return items if priced or counted else []
 
 
 def _in_line(spans: list[Any], line: layout.Line) -> list[Any]:

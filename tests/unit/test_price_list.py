@@ -176,3 +176,16 @@ def test_key_value_blocks_are_items_one_per_block():
         ("Power cable NYM-J 3x2.5", "NYM-270-36", "Lapp", 500, "m", 1.45, None),
     ]
     assert items[1].weight is not None and items[1].weight.value == 26.5
+
+
+def test_an_unpriced_key_value_block_with_a_quantity_is_an_item_without_the_model():
+    # "Product: … / Quantity: …" and no price: an offer still to be priced, read the same way
+    # every time (no model call; the client points at a closed port).
+    body = (
+        "Hello,\n\nour offer:\n\n"
+        "Product: Steel shelf 180x90x40 cm\nQuantity: 100 pcs\nLead time: 10 days\n\n"
+        "Best regards,\nSupplier 5\n"
+    )
+    items = _extract(_mail(body, subject="Offer: Steel shelf")).offer.items
+    got = [(i.product_name, i.quantity, i.unit, i.unit_price, i.lead_time_days) for i in items]
+    assert got == [("Steel shelf 180x90x40 cm", 100, "pcs", None, 10)]
