@@ -59,24 +59,28 @@ class IntakeResult:
     duplicate: bool
 
 
-def _too_large(limit: int, what: str) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"{what} is larger than the limit of {limit} bytes (intake.max_bytes"
-        f"{f' × {JSON_FACTOR}' if what.startswith('the JSON') else ''})"
+def _too_large(limit: int, what: str, max_bytes: int) -> PayloadTooLarge:
+    how = (
+        f"{JSON_FACTOR} × intake.max_bytes {max_bytes}"
+        if limit != max_bytes
+        else "intake.max_bytes"
     )
+    return PayloadTooLarge(f"{what} is larger than the limit of {limit} bytes ({how})")
 
 
-async def _read_body(request: Request[Any, Any, Any], limit: int, what: str) -> bytes:
+async def _read_body(
+    request: Request[Any, Any, Any], limit: int, what: str, max_bytes: int
+) -> bytes:
     """The request body, refused (413) as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit, what)
+        raise _too_large(limit, what, max_bytes)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit, what)
+            raise _too_large(limit, what, max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -94,7 +98,7 @@ def _accept(ctx: AppContext, folder: str, uid: str, build: Any) -> tuple[IntakeR
             return IntakeResult(known.mail_id, known.sha256, key, known.state, True), False
         raw: bytes = build()
         if len(raw) > s.max_bytes:
-            raise _too_large(s.max_bytes, "the mail built from this message")
+            raise _too_large(s.max_bytes, "the mail built from this message", s.max_bytes)
         msg = ingest(
             raw, BlobStore(ctx.settings.paths.blob_dir), account=s.account, folder=folder,
             uidvalidity=0, uid=uid,
@@ -120,7 +124,7 @@ async def post_mail(request: Request[Any, Any, Any], state: State) -> Response[I
     ``intake.max_bytes``; 400 when the body is not a mail (empty, no header fields, no From)."""
     ctx = _ctx(state)
     limit = ctx.settings.intake.max_bytes
-    raw = await _read_body(request, limit, "the mail")
+    raw = await _read_body(request, limit, "the mail", limit)
     check_rfc822(raw)
     uid = hashlib.sha256(raw).hexdigest()
     result, new = await anyio.to_thread.run_sync(
@@ -168,8 +172,9 @@ async def post_message(request: Request[Any, Any, Any], state: State) -> Respons
     same content again. 413 over ``intake.max_bytes`` (the JSON body: 1.5 times that); 400 for
     bad JSON, a missing text, broken base64 or a bad field, with the reason."""
     ctx = _ctx(state)
-    limit = int(ctx.settings.intake.max_bytes * JSON_FACTOR)
-    message = parse_message(await _read_body(request, limit, "the JSON body"))
+    max_bytes = ctx.settings.intake.max_bytes
+    limit = int(max_bytes * JSON_FACTOR)
+    message = parse_message(await _read_body(request, limit, "the JSON body", max_bytes))
     if message.idempotency_key:
         uid = f"key:{message.idempotency_key}"
     else:
