@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +86,9 @@ async def _read_body(
     return b"".join(chunks)
 
 
-def _accept(ctx: AppContext, folder: str, uid: str, build: Any) -> tuple[IntakeResult, bool]:
+def _accept(
+    ctx: AppContext, folder: str, uid: str, build: Callable[[], bytes]
+) -> tuple[IntakeResult, bool]:
     """Record the mail ``build()`` returns under ``<account>/<folder>/0/<uid>`` unless that key
     is known; returns the result and whether a new mail was recorded."""
     s = ctx.settings.intake
@@ -96,7 +99,7 @@ def _accept(ctx: AppContext, folder: str, uid: str, build: Any) -> tuple[IntakeR
         known = repo.mail_by_key(ctx.db, key)
         if known is not None:
             return IntakeResult(known.mail_id, known.sha256, key, known.state, True), False
-        raw: bytes = build()
+        raw = build()
         if len(raw) > s.max_bytes:
             raise _too_large(s.max_bytes, "the mail built from this message", s.max_bytes)
         msg = ingest(
