@@ -101,6 +101,14 @@ class InvalidRequest(ApplianceError):
     http_status = 400
 
 
+class PayloadTooLarge(InvalidRequest):
+    """A request body (or the mail built from it) over the configured limit; the message names
+    the limit."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
 class Conflict(ApplianceError):
     """The request does not fit the resource's state (e.g. re-sending an e-mail already sent)."""
 

@@ -48,6 +48,9 @@ class ThreadInfo(BaseModel):
     from_name: str | None = None
     # Non-empty: an automatic mail (RFC 3834, list, bounce, noreply) that gets no answer.
     automatic: list[str] = Field(default_factory=list)
+    # The channel of a message taken by the intake API (``X-Appliance-Channel``: ``webform``,
+    # ``telegram`` …); None for e-mail.
+    channel: str | None = None
 
 
 class Span(BaseModel):

@@ -12,7 +12,7 @@ from dramatiq.brokers.redis import RedisBroker
 from appliance import logs, metrics
 from appliance.api import AppContext, create_app
 from appliance.integrations.webhooks import WebhookService
-from appliance.jobs.actors import Runtime, connect, send_delivery
+from appliance.jobs.actors import Runtime, connect, record, send_delivery
 from appliance.jobs.broker import SERVER_QUEUES, redis_client
 from appliance.settings import Settings
 from appliance.store import outbox, rederive, repo, suppliers
@@ -92,6 +92,7 @@ def run_server(settings: Settings) -> None:
         redis=redis_client(settings),
         requeue=lambda mail_id, sha: rt.send("extract", mail_id, sha),
         deliver=lambda d: send_delivery(rt, d),
+        intake=lambda msg: record(rt, msg),
     )
     consumer.start()
     scheduler.start()

@@ -200,6 +200,17 @@ class PreprocessSettings(_Section):
     max_text_chars: int = 20000
 
 
+class IntakeSettings(_Section):
+    """Mail from other channels through the API (``POST /api/v1/mails``, ``/api/v1/messages``)."""
+
+    # The largest mail accepted, in bytes: a raw RFC 822 upload, or the message built from a
+    # JSON one (whose request body may be half as large again: base64 attachments). Larger
+    # requests get 413 naming this limit.
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # The account intake mails are recorded under (``mails.account``, keys ``<account>/…``).
+    account: str = Field(default="api", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -461,6 +472,7 @@ class Settings(_Section):
     extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
     preprocess: PreprocessSettings = Field(default_factory=PreprocessSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     accounts: list[AccountSettings] = Field(default_factory=list)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)

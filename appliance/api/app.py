@@ -38,6 +38,9 @@ class AppContext:
     requeue: Any = None
     # Queue the delivery of an outbox row (store.outbox.Delivery); None without a broker.
     deliver: Any = None
+    # Record a raw mail already in the blob store (messages.RecordMail → store.repo.Recorded)
+    # and queue its extraction: ``jobs.actors.record``; None without a broker.
+    intake: Any = None
 
 
 def _ctx(state: State) -> AppContext:
@@ -248,7 +251,7 @@ def _error_handler(_: Request[Any, Any, Any], exc: ApplianceError) -> Response[d
 
 def create_app(ctx: AppContext) -> Litestar:
     """The Litestar app over an open DB (the caller owns its lifecycle)."""
-    from appliance.api import catalogue, export, ops, review, webhooks
+    from appliance.api import catalogue, export, intake, ops, review, webhooks
     from appliance.auth import guard as auth_guard
     from appliance.auth import routes as auth
     from appliance.web import catalogue as web_catalogue
@@ -262,6 +265,7 @@ def create_app(ctx: AppContext) -> Litestar:
             *catalogue.ROUTES,
             *webhooks.ROUTES,
             *ops.ROUTES,
+            *intake.ROUTES,
             *web.ROUTES,
             *web_catalogue.ROUTES,
             *auth.ROUTES,

@@ -15,7 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-SCOPES: frozenset[str] = frozenset({"read", "review", "operate", "export", "admin", "metrics"})
+# ``intake``: post mails and channel messages into the pipeline (``POST /api/v1/mails``,
+# ``/api/v1/messages``), e.g. a web form's or a messenger bridge's token; nothing else.
+SCOPES: frozenset[str] = frozenset(
+    {"read", "review", "operate", "export", "admin", "metrics", "intake"}
+)
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "reviewer": frozenset({"read", "review", "export"}),
     "ml": frozenset({"read", "export"}),

@@ -176,17 +176,25 @@ def extract(mail_id: int, sha256: str) -> None:
 # --- server side (the DB owner) ----------------------------------------------------------
 
 
-def record_mail(msg: dict[str, Any]) -> None:
-    """Record a raw mail sighting; queue its extraction when it still needs one."""
-    rt = runtime()
+def record(rt: Runtime, msg: RecordMail) -> repo.Recorded:
+    """Record a raw mail sighting (already in the blob store); queue its extraction when it
+    still needs one. The one path of every intake, in the DB owner: IMAP/POP3 and
+    ``appliance import`` reach it through the ``record_mail`` actor, the intake API
+    (``appliance.api.intake``) calls it directly."""
     assert rt.db is not None
     with metrics.STAGE_SECONDS.labels("record").time():
-        rec = repo.record_mail(rt.db, RecordMail.model_validate(msg))
+        rec = repo.record_mail(rt.db, msg)
     logs.bind(mail_id=rec.mail_id)
     if rec.new_mail:
-        metrics.MAILS_RECEIVED.labels(msg["account"]).inc()
+        metrics.MAILS_RECEIVED.labels(msg.account).inc()
     if rec.needs_extraction and (rec.new_mail or rec.new_key):
-        rt.send("extract", rec.mail_id, msg["sha256"])
+        rt.send("extract", rec.mail_id, msg.sha256)
+    return rec
+
+
+def record_mail(msg: dict[str, Any]) -> None:
+    """Record a raw mail sighting; queue its extraction when it still needs one."""
+    record(runtime(), RecordMail.model_validate(msg))
 
 
 def save_extraction(outcome: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ __all__ = ["Attachment", "ParsedMail", "decode_header_value", "parse_mail"]
 _KEPT_HEADERS = (
     "Auto-Submitted", "Precedence", "List-Id", "List-Unsubscribe", "List-Post", "Return-Path",
     "Reply-To", "X-Mailer", "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond",
-    "Content-Type",
+    "Content-Type", "X-Appliance-Channel",
 )  # fmt: skip
 _HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
 _KNOWN_HEADER = re.compile(

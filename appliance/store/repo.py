@@ -169,3 +169,23 @@ def retry_mail(db: Database, mail_id: int) -> str:
         )
         add_event(db, "extract", "retry_requested", mail_id=mail_id, detail=f"was {row[0]}")
     return str(row[1])
+
+
+@dataclass(frozen=True)
+class MailRef:
+    """A recorded mail as the intake API reports it."""
+
+    mail_id: int
+    sha256: str
+    state: str
+
+
+def mail_by_key(db: Database, key: str) -> MailRef | None:
+    """The mail recorded under the idempotency key ``key`` (``account/folder/uidvalidity/uid``),
+    or None when the key was never seen."""
+    rows = db.query(
+        "SELECT m.id, m.sha256, m.state FROM mail_keys k JOIN mails m ON m.id = k.mail_id"
+        " WHERE k.key = ?",
+        [key],
+    )
+    return MailRef(rows[0]["id"], rows[0]["sha256"], rows[0]["state"]) if rows else None

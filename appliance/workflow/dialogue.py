@@ -62,12 +62,14 @@ class _Mail:
         references: list[str],
         language: str | None,
         automatic: list[str],
+        channel: str | None = None,
     ) -> None:
         self.mail_id = mail_id
         self.message_id = message_id
         self.references = references
         self.language = language
         self.automatic = automatic
+        self.channel = channel
 
 
 def save_extraction(
@@ -101,7 +103,7 @@ def _settle(
     token_m = TOKEN_RE.search(t.subject or "")
     mail = _Mail(
         out.mail_id, t.message_id, [*t.references, *([t.in_reply_to] if t.in_reply_to else [])],
-        out.language, t.automatic,
+        out.language, t.automatic, t.channel,
     )  # fmt: skip
     doubts: list[str] = []
     match = offers.thread_offer(
@@ -324,7 +326,7 @@ def _queue(
     idem = f"offer:{offer_id}:{kind}" + (f":{round_no}" if round_no is not None else "")
     refused = policy.refusal(
         settings.dialogue, supplier, to, mail.automatic, kind,
-        outbox.sent_last_day(con, to, now) if to else 0,
+        outbox.sent_last_day(con, to, now) if to else 0, channel=mail.channel,
     ) or rederive.refusal(con, mail.mail_id)  # fmt: skip
     if refused:
         outbox.add(con, idem_key=idem, offer_id=offer_id, mail_id=mail.mail_id, kind=kind,

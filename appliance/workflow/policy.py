@@ -71,12 +71,21 @@ def refusal(
     automatic: list[str],
     kind: str,
     sent_last_day: int,
+    *,
+    channel: str | None = None,
 ) -> str | None:
     """Why an automatic e-mail of ``kind`` (clarification, reminder, ack) to ``to_addr`` must
     not go out, or None when it may. The recipient is always the offer's own sender address:
-    nothing in a mail chooses it."""
+    nothing in a mail chooses it. ``channel``: the intake channel of a message that did not
+    come by e-mail (``webform``, ``telegram`` …); replies to it go out by e-mail all the same,
+    so without a sender address there is no way to answer."""
     if not dialogue.enabled:
         return "the supplier dialogue is switched off ([dialogue] enabled = false)"
+    if channel and not to_addr:
+        return (
+            f"the message came through the {channel!r} channel without an e-mail address;"
+            " replies go out by e-mail only"
+        )
     if automatic:
         return "automatic mail (" + "; ".join(automatic) + ")"
     if not to_addr:

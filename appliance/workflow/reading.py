@@ -27,6 +27,7 @@ def thread_facts(mail: ParsedMail) -> ThreadInfo:
         from_addr=mail.from_addr,
         from_name=mail.from_name,
         automatic=automatic_mail_reasons(mail.headers, mail.from_addr),
+        channel=mail.headers.get("X-Appliance-Channel") or None,
     )
 
 

@@ -186,4 +186,8 @@ def test_every_route_declares_known_access(db: Database) -> None:
     assert seen[("/api/v1/users", "POST")] == "admin"
     assert seen[("/api/schema/openapi.json", "GET")] == "read"
     assert seen[("/metrics", "GET")] == "metrics"
+    # The intake API: a web form's or a bridge's token needs only "intake".
+    assert seen[("/api/v1/mails", "POST")] == "intake"
+    assert seen[("/api/v1/messages", "POST")] == "intake"
+    assert seen[("/api/v1/mails", "GET")] == "read"
     assert ROLE_SCOPES["admin"] == SCOPES

@@ -71,3 +71,16 @@ def test_refusal_rules() -> None:
     assert "daily limit" in (refusal(d, ok, PERSON, [], "clarification", 5) or "")
     d.enabled = False
     assert "switched off" in (refusal(d, ok, PERSON, [], "clarification", 0) or "")
+
+
+def test_a_channel_message_without_an_address_says_so() -> None:
+    """A message taken by the intake API (web form, messenger) without an e-mail address
+    cannot be answered; the reason names the channel, also where the address check of
+    ``automatic_mail_reasons`` flagged it."""
+    d = DialogueSettings()
+    why = refusal(
+        d, None, None, ["no valid sender address"], "clarification", 0, channel="telegram"
+    )
+    assert why is not None and "'telegram' channel without an e-mail address" in why
+    # With an address, a channel message is answered like any mail.
+    assert refusal(d, _supplier(), PERSON, [], "clarification", 0, channel="webform") is None
