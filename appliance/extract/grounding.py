@@ -133,6 +133,13 @@ _TITLE_PREFIX = re.compile(
 # with a digit (``3M``); a word mixing letters and digits past that is an article code.
 _TITLE_WORD = re.compile(r"[A-ZА-ЯЁ][^\W\d_]*(?:[&'’-][\w]+)*[®™]?|\d[A-ZА-ЯЁ]{1,2}")
 _NOT_BRAND = {"the", "our", "your", "new", "offer", "order", "quote", "price", "re", "fw", "for"}
+# A subject about a transaction is not a product title ("Dell Order Confirmation", "Private
+# Office Pricing", "Retail power RFQs"): its first words are no brand.
+_NOT_TITLE = re.compile(
+    r"(?i)\border[ \t]+(?:confirm\w*|receipt|status|acknowledg\w*|number|no\b)|\bshipment\b"
+    r"|\bshipping\b|\brfqs?\b|\brfps?\b|\bpricing\b|\binvoice\b|\breceipt\b|\bstatement\b"
+    r"|подтвержд\w*[ \t]+заказа|\bсч[её]т\w*|\bнакладн\w*|\bотгрузк\w*"
+)
 # An article code a title may start with: digits with letters or a dash, four signs or more.
 _LEADING_CODE = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[^\W\d_-]|[\w-]*\d-\d)[\w-]{4,}")
 # Words that praise or qualify a product before its brand ("Genuine Canon Toner").
@@ -161,9 +168,12 @@ def title_brands(subject: str, text: str) -> list[Span]:
     capitalised words (``Offer: Stanley Bostitch Stapler Black`` → ``Stanley``, ``Stanley
     Bostitch``), three only where the body repeats all three, each where the body names it too,
     the likeliest first (two words the text repeats, else one); the model chooses where the
-    brand ends. Qualifiers, a count and an article code before the brand are skipped (``Genuine
-    Canon`` → ``Canon``, ``R4785 Dell 36-GB Drive`` → ``Dell``). A
+    brand ends. A subject about a transaction (an order confirmation, an invoice, an RFQ) is
+    no title and gives none. Qualifiers, a count and an article code before the brand are
+    skipped (``Genuine Canon`` → ``Canon``, ``R4785 Dell 36-GB Drive`` → ``Dell``). A
     labelled brand (``by Redi-Tag``) is found by the readers."""
+    if _NOT_TITLE.search(subject):
+        return []
     words = _TITLE_PREFIX.sub("", subject, count=1).split()
     # Qualifiers and what a title may start with before its brand: a count (``1 X``) or the
     # article code (``R4785 Dell 36-GB …``).

@@ -25,6 +25,8 @@ _LEADING_COUNT = re.compile(r"(\d{1,6})(?:\s{2,}|\s*[x×]\s+|\s+\w+\s+of\s+)")
 # A sentence-like line that is still a list entry: it opens with a count ("8 bottles of …",
 # "2 x …") and is short.
 _COUNTED_PROSE = re.compile(r"\d{1,6}(?:\s*[x×]\s+|\s+\w+\s+of\s+)(?=.{3,150}$)")
+# A short line that equates a product with its price ("Laminate Office Station = $750. each").
+_EQUATED_PROSE = re.compile(r"(?=.{3,150}$)[^=\n]{3,120}\s=\s*\S")
 # What separates a code column from the next: two spaces or more, a tab, a pipe.
 _COLUMN_GAP = re.compile(r"(?:\s{2,}|\t|\s*\|)[ \t|]*")
 # Lines about paying or spending, not products.
@@ -186,16 +188,22 @@ def _own_facts(
 
 def line_items(text: str, cands: Candidates) -> list[dict[str, Any]]:
     """Items of a list whose lines each price one product (bullets, numbered lines, rows
-    without a recognised header, lines that open with a count: ``8 bottles of … @ $65.00``):
-    at least two such lines, each one item. The name is the
-    line's text before its first price or quantity; the facts are the line's own. A line with
-    two amounts and a quantity reads them as unit price and total; without a quantity, the
-    last amount is the price. A price "per" unit gives the unit."""
+    without a recognised header, lines that open with a count: ``8 bottles of … @ $65.00``,
+    lines that equate a product with its price: ``Oak desk = $2100. each``): at least two such
+    lines, each one item. The name is the line's text before its first price or quantity; the
+    facts are the line's own. A line with two amounts and a quantity reads them as unit price
+    and total; without a quantity, the last amount is the price; a row that opens with a count
+    of several and holds one amount reads it as the line total. A price "per" unit gives the
+    unit."""
     found: list[dict[str, Any]] = []
     counted = False
     for line in layout.lines(text):
         if line.kind not in ("bullet", "row") and not (
-            line.kind == "prose" and _COUNTED_PROSE.match(text, line.start, line.end)
+            line.kind == "prose"
+            and (
+                _COUNTED_PROSE.match(text, line.start, line.end)
+                or _EQUATED_PROSE.match(text, line.start, line.end)
+            )
         ):
             continue
         money = [m for m in _in_line(cands.money, line) if m.role in ("price", "total", "other")]
@@ -204,9 +212,11 @@ def line_items(text: str, cands: Candidates) -> list[dict[str, Any]]:
         qty = _in_line(cands.quantities, line)
         body = line.cells[0]
         start = body.start
+        column_count = False
         if m := _LEADING_COUNT.match(text, start, line.end):  # "27  4x6 Print", "4 bottles of"
             start = m.end()
             counted = True
+            column_count = line.kind == "row" and float(m.group(1)) > 1
             if not qty:
                 qty = [Quantity(m.start(1), m.end(1), m.group(1), value=float(m.group(1)))]
         for code in _in_line(cands.codes, line):  # a leading code column is not the name
@@ -224,6 +234,10 @@ def line_items(text: str, cands: Candidates) -> list[dict[str, Any]]:
         paid = [m for m in prices if m.value]
         if not q and not paid:
             continue  # "Microfilters  $0.00  $0.00": nil amounts and no quantity price nothing
+        if column_count and len(money) == len(prices) == 1 and not prices[0].per:
+            # "27  4x6 Print (4x6)      $13.23": a count column and one amount is the line's
+            # total (an order summary), not the price of each.
+            prices, totals = [], prices
         if len(prices) >= 2 and not totals:
             # With a quantity: price and line total. Without, nothing makes one a total: the
             # amounts are revisions, list and net, one-off and monthly: the last that is not

@@ -91,7 +91,11 @@ def share_facts(
             fill(i, "currency", single)
     if len(items) == 1:
         price = _only([m for m in cands.money if m.role == "price"])
-        if price is not None and items[0].get("unit_price") is None:
+        if (
+            price is not None
+            and items[0].get("unit_price") is None
+            and price.value != items[0].get("total_price")  # the line total is no price
+        ):
             fill(0, "unit_price", price.value)
             fill(0, "currency", price.currency)
             if price.per:

@@ -146,3 +146,13 @@ def test_a_resellers_article_number_comes_before_the_makers_code_it_wraps():
     text = "E250X22G Photoconductor Kit by Lexmark LEXE250X22G, also fits E350."
     codes = [c.text for c in grounding.seller_codes_first(read(text).codes)]
     assert codes[0] == "LEXE250X22G" and "E250X22G" in codes
+
+
+def test_a_subject_about_a_transaction_gives_no_title_brand():
+    text = "Dell Order Confirmation. Thank you for your order of a Dell modem."
+    assert grounding.title_brands("Dell Order Confirmation", text) == []
+    text = "Private Office Pricing: Private Office station $750"
+    assert grounding.title_brands("Private Office Pricing", text) == []
+    text = "Purchase Order Book, 7 x 2 3/4, by Rediform"  # "order" in a title is still a title
+    got = grounding.title_brands("Offer: Purchase Order Book, 7 x 2 3/4", text)
+    assert "Purchase" in [s.text for s in got]

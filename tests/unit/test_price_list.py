@@ -189,3 +189,29 @@ def test_an_unpriced_key_value_block_with_a_quantity_is_an_item_without_the_mode
     items = _extract(_mail(body, subject="Offer: Steel shelf")).offer.items
     got = [(i.product_name, i.quantity, i.unit, i.unit_price, i.lead_time_days) for i in items]
     assert got == [("Steel shelf 180x90x40 cm", 100, "pcs", None, 10)]
+
+
+def test_lines_that_equate_a_product_with_its_price_are_items():
+    body = (
+        "Joya,\nHere's a break down of the two stations.\n\n"
+        'Wooden Private Office "E" Station = $2100. each\n\n'
+        'Laminate Private Office "E" Station = $750. each\n\n'
+        "Feel free to call me.\n"
+    )
+    items = _extract(_mail(body, subject="Office pricing")).offer.items
+    got = [(i.product_name, i.unit_price, i.unit, i.currency) for i in items]
+    assert got == [
+        ('Wooden Private Office "E" Station', 2100, "each", "USD"),
+        ('Laminate Private Office "E" Station', 750, "each", "USD"),
+    ]
+
+
+def test_a_count_column_with_one_amount_reads_the_amount_as_the_line_total():
+    body = (
+        "Below is a summary of your order.\n\n"
+        "27  4x6 Print (4x6)                                        $13.23\n\n"
+        "    Shipping (USPS1PRNT01)                                 $2.49\n"
+    )
+    items = _extract(_mail(body, subject="Your order")).offer.items
+    got = [(i.product_name, i.quantity, i.unit_price, i.total_price) for i in items]
+    assert got == [("4x6 Print (4x6)", 27, None, 13.23)]
