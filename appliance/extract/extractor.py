@@ -20,6 +20,7 @@ from appliance.extract.readers.types import Candidates
 from appliance.extract.rows import kv_items, line_items, table_items
 from appliance.extract.supplier import supplier_of
 from appliance.preprocess import ParsedMail, parse_mail
+from appliance.preprocess.quotes import is_forward_subject
 from appliance.settings import Settings
 
 # A mail longer than this many chunks of ``llm.max_input_chars`` is read only that far.
@@ -175,7 +176,9 @@ async def extract_offer(
             if f.level == "offer":
                 extra_values.setdefault(f.name, labelled[f.name])
     sender = Supplier(name=mail.from_name, email=mail.from_addr)
-    supplier = supplier_of(mail.text, mail.from_name, mail.from_addr)
+    supplier = supplier_of(
+        mail.text, mail.from_name, mail.from_addr, forward=is_forward_subject(mail.subject)
+    )
     raw_offer = {
         "supplier": supplier.model_dump(), "items": items, **stated.offer_terms(cands),
         "extra": extra_values,

@@ -45,6 +45,16 @@ _NOTES_FROM = re.compile(
     re.MULTILINE,
 )
 _MAILTO = re.compile(r"^[ \t>]*From\s*:\s*([^\[\n]*?)\s*\[mailto:([\w.+-]+@[\w.-]+)\]", re.M)
+# The author of a forward that names no address: a Lotus Notes forward ("----- Forwarded by
+# Joya Davis/HOU/ECT on 07/10/2000 -----", then the author's name over the date) or, in a
+# forwarded mail, an Outlook header "From: Belden, Tim".
+_NOTES_AUTHOR = re.compile(
+    r"-{3,}[ \t]*Forwarded by[^\n]*\n(?:[ \t]*\n)*[ \t]*"
+    r"(?P<name>[A-Z][\w'.-]+(?:[ \t]+[A-Z][\w'.-]+){1,3})[ \t]*\n[ \t]*\d{1,2}/\d{1,2}/\d{2,4}"
+)
+_OUTLOOK_AUTHOR = re.compile(
+    r"^[ \t>]*From:[ \t]+(?P<last>[A-Z][\w'-]+),[ \t]+(?P<first>[A-Z][\w'-]+)[ \t]*$", re.M
+)
 _WORD = re.compile(r"[^\W_][\w&'’-]*")
 # Parts of a domain that do not name the company.
 _HOST_NOISE = {"www", "mail", "email", "ea", "e", "info", "orders", "shop", "store", "news"}
@@ -59,6 +69,17 @@ def forwarded_sender(text: str) -> tuple[str | None, str] | None:
     m = min(found, key=lambda m: m.start())
     name = (m.group(1) or "").strip().strip('"') or None
     return name, m.group(2)
+
+
+def forwarded_author(text: str, forward: bool) -> str | None:
+    """The name of a forwarded original's author where the forward gives no address: a Notes
+    forward's author line, or (``forward``: the mail is a forward) an Outlook ``From: Last,
+    First`` header, as ``First Last``."""
+    if m := _NOTES_AUTHOR.search(text):
+        return m.group("name")
+    if forward and (m := _OUTLOOK_AUTHOR.search(text)):
+        return f"{m.group('first')} {m.group('last')}"
+    return None
 
 
 def name_of_address(address: str | None) -> str | None:
@@ -104,14 +125,19 @@ def name_from_domain(text: str, address: str | None) -> str | None:
     return found[0] if found else None
 
 
-def supplier_of(text: str, from_name: str | None, from_addr: str | None) -> Supplier:
+def supplier_of(
+    text: str, from_name: str | None, from_addr: str | None, *, forward: bool = False
+) -> Supplier:
     """The mail's supplier. The sender is the From header's, unless the text forwards another
-    sender's mail (a ``From:`` line in it): then that one. The name is the signature's
-    company, else the words of the text that spell the sender's domain, else the sender's
-    display name."""
+    sender's mail (a ``From:`` line in it): then that one; a forward that names its author
+    without an address (``forwarded_author``) gives that name and no address. The name is
+    the signature's company, else the words of the text that spell the sender's domain, else
+    the sender's display name. ``forward``: the mail is a forward (its subject says so)."""
     fwd = forwarded_sender(text)
     if fwd is not None and fwd[1].lower() != (from_addr or "").lower():
         from_name, from_addr = fwd
+    elif fwd is None and (author := forwarded_author(text, forward)):
+        from_name, from_addr = author, None
     company = from_name if from_name and _COMPANY.match(from_name) else None
     name = company_in(text) or company or name_from_domain(text, from_addr) or from_name
     return Supplier(name=name or name_of_address(from_addr), email=from_addr or None)

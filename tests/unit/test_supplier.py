@@ -38,3 +38,23 @@ def test_the_display_name_or_the_address_is_the_last_resort():
     assert supplier_of("Hi", "Tom Becker", "tom@x.example").name == "Tom Becker"
     assert supplier_of("Hi", None, "greg.blair@x.example").name == "Greg Blair"
     assert supplier_of("Hi", None, "info7@x.example").name is None
+
+
+def test_a_forward_that_names_its_author_without_an_address_gives_that_author():
+    notes = (
+        "Here's the info you requested.\n\nJoya\n\n"
+        "----- Forwarded by Joya Davis/HOU/ECT on 07/10/2000 09:15 AM -----\n\n"
+        "\tReggie Wilson\n\t07/10/2000 08:32 AM\n\t\t To: Joya Davis/HOU/ECT@ECT\n\n"
+        "Desk = $750. each\n\nThanks,\nReggie\n"
+    )
+    s = supplier_of(notes, None, "joya.davis@corp.example")
+    assert (s.name, s.email) == ("Reggie Wilson", None)
+    outlook = (
+        "Here is the offer.\n\n -----Original Message-----\nFrom: \tBelden, Tim\n"
+        "Sent:\tTuesday, September 25, 2001 4:07 PM\n\nOur offers below.\n"
+    )
+    s = supplier_of(outlook, None, "loretta.brooks@corp.example", forward=True)
+    assert (s.name, s.email) == ("Tim Belden", None)
+    # A reply's quoted header is the buyer's own mail, not a forwarded offer.
+    s = supplier_of(outlook, "Loretta Brooks", "loretta.brooks@corp.example")
+    assert (s.name, s.email) == ("Loretta Brooks", "loretta.brooks@corp.example")
