@@ -224,7 +224,7 @@ def _extract(rt: Runtime, mail_id: int, sha256: str) -> None:
     rt.send("save_extraction", outcome.model_dump(mode="json"))
     # Ended normally (an outcome, even an error): not an unfinished attempt. A crash, a kill or
     # the time limit's interrupt (a BaseException) never gets here.
-    tracking.finish_attempt(rt.redis, settings.redis.namespace, mail_id)
+    tracking.finish_attempt(rt.redis, settings.redis.namespace, mail_id, done=retry_exc is None)
     if retry_exc is not None:
         raise retry_exc
 

@@ -8,8 +8,9 @@ All keys live under ``<redis.namespace>:`` beside the poller's cursors:
 - ``extract:unfinished:<mail_id>``: extraction attempts of a mail that started and did not
   finish. The extract actor increments it before any work and decrements it when the attempt
   ends normally (an offer, a recorded error, a retry); an attempt that crashed the worker, was
-  SIGKILLed or hit the actor's time limit leaves it raised. It survives worker restarts and
-  stuck-mail sweeps; at ``worker.poison_attempts`` the mail is failed as ``poison_mail``.
+  SIGKILLed or hit the actor's time limit leaves it raised; a final outcome drops the key. It
+  survives worker restarts and stuck-mail sweeps; at ``worker.poison_attempts`` the mail is
+  failed as ``poison_mail``.
 - ``extract:suspect-lock``: a mail with an unfinished attempt behind it is a suspect and is
   extracted only while holding this lock, one suspect at a time across all workers, so a mail
   that kills its worker takes a given other mail down at most once (that mail is then a
@@ -91,10 +92,14 @@ def start_attempt(client: redis.Redis, ns: str, mail_id: int) -> int:
     return int(n)
 
 
-def finish_attempt(client: redis.Redis, ns: str, mail_id: int) -> None:
-    """The attempt ended normally (an outcome was sent): it does not count against the mail."""
+def finish_attempt(client: redis.Redis, ns: str, mail_id: int, *, done: bool) -> None:
+    """The attempt ended normally (an outcome was sent): it does not count against the mail.
+
+    ``done``: the outcome is final (an offer, no offer, failed for good): the mail's count is
+    dropped, earlier crashes included. Otherwise (a retry follows) only this attempt is.
+    """
     key = unfinished_key(ns, mail_id)
-    if int(client.decr(key)) <= 0:
+    if done or int(client.decr(key)) <= 0:
         client.delete(key)
 
 
