@@ -12,8 +12,9 @@ from dramatiq.brokers.redis import RedisBroker
 from appliance import logs, metrics
 from appliance.api import AppContext, create_app
 from appliance.integrations.webhooks import WebhookService
-from appliance.jobs.actors import Runtime, connect, record, send_delivery
-from appliance.jobs.broker import SERVER_QUEUES, redis_client
+from appliance.jobs import tracking
+from appliance.jobs.actors import Runtime, connect, queue_poll, record, send_delivery
+from appliance.jobs.broker import SERVER_QUEUES, pending_extractions, redis_client
 from appliance.settings import Settings
 from appliance.store import outbox, rederive, repo, suppliers
 from appliance.store.db import Database
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 class Scheduler(threading.Thread):
-    """Sends a poll per account every ``poll_interval_s`` and re-queues stuck extractions."""
+    """Sends a poll per account every ``poll_interval_s`` (unless one is queued still) and
+    re-queues extractions that are lost (not merely waiting in a backlog)."""
 
     def __init__(self, rt: Runtime, broker: RedisBroker) -> None:
         super().__init__(name="scheduler", daemon=True)
@@ -47,11 +49,11 @@ class Scheduler(threading.Thread):
             log.warning("Redis has none of our state (restarted empty?): re-queueing now")
             stuck_after_s = 0.0
         for acc in s.accounts:
-            self.rt.send("poll", acc.name)
+            queue_poll(self.rt, acc.name)
         assert self.rt.db is not None
-        for mail_id, sha in repo.claim_stuck_mails(self.rt.db, stuck_after_s):
-            log.warning("mail %s waited too long for extraction; queued again", mail_id,
-                        extra={"mail_id": mail_id})  # fmt: skip
+        for mail_id, sha in self.claim_lost_mails(stuck_after_s):
+            log.warning("mail %s waited too long for extraction and its message is gone;"
+                        " queued again", mail_id, extra={"mail_id": mail_id})  # fmt: skip
             self.rt.send("extract", mail_id, sha)
         for d in dialogue.due_actions(self.rt.db, s):
             log.info("offer e-mail due: %s", d.idem_key, extra=logs.delivery_fields(d))
@@ -61,6 +63,22 @@ class Scheduler(threading.Thread):
                         extra=logs.delivery_fields(d))  # fmt: skip
             send_delivery(self.rt, d)
 
+    def claim_lost_mails(self, stuck_after_s: float) -> list[tuple[int, str]]:
+        """Stuck mails whose work the broker no longer holds, to queue again; those with
+        ``worker.poison_attempts`` unfinished attempts are failed instead."""
+        assert self.rt.db is not None and self.rt.redis is not None
+        client, ns = self.rt.redis, self.rt.settings.redis.namespace
+        cap = self.rt.settings.worker.poison_attempts
+        # The broker first, the DB after: work that moves on meanwhile is seen in one of them.
+        waiting = pending_extractions(self.broker.client, self.broker.namespace)
+
+        def give_up(ids: list[int]) -> dict[int, tuple[str, str]]:
+            counts = tracking.unfinished_many(client, ns, ids)
+            return {m: (tracking.POISON_CODE, tracking.poison_message(n))
+                    for m, n in counts.items() if n >= cap}  # fmt: skip
+
+        return repo.claim_stuck_mails(self.rt.db, stuck_after_s, waiting=waiting, give_up=give_up)
+
     def run(self) -> None:
         while not self.stop_event.is_set():
             try:
@@ -68,6 +86,13 @@ class Scheduler(threading.Thread):
             except Exception:
                 log.exception("scheduler tick failed; trying again next interval")
             self.stop_event.wait(self.rt.settings.server.poll_interval_s)
+
+
+def retry_extraction(rt: Runtime, mail_id: int, sha: str) -> None:
+    """An operator's retry: a fresh round of attempts (a poison mail gets one more chance)."""
+    if rt.redis is not None:
+        tracking.reset_attempts(rt.redis, rt.settings.redis.namespace, mail_id)
+    rt.send("extract", mail_id, sha)
 
 
 def run_server(settings: Settings) -> None:
@@ -90,7 +115,7 @@ def run_server(settings: Settings) -> None:
         settings=settings,
         db=db,
         redis=redis_client(settings),
-        requeue=lambda mail_id, sha: rt.send("extract", mail_id, sha),
+        requeue=lambda mail_id, sha: retry_extraction(rt, mail_id, sha),
         deliver=lambda d: send_delivery(rt, d),
         intake=lambda msg: record(rt, msg),
     )

@@ -216,8 +216,12 @@ class ServerSettings(_Section):
     port: int = 8080
     # Seconds between scheduled polls of every account (IDLE only triggers earlier polls).
     poll_interval_s: float = 60.0
-    # A mail still waiting for extraction this long is queued again (a lost message).
+    # A mail still waiting for extraction this long is queued again, when its work is lost: the
+    # broker holds no extract message (queued, in flight, delayed) nor unsaved outcome for it.
     stuck_after_s: float = 900.0
+    # At most one poll per account waits in the queue (a Redis marker); a lost poll message
+    # blocks the account's next poll this long at most.
+    poll_queued_ttl_s: float = 900.0
 
 
 WorkerQueue = Literal["mail", "extract", "outbox"]
@@ -231,6 +235,10 @@ class WorkerSettings(_Section):
     max_retries: int = 5
     min_backoff_ms: int = 2000
     max_backoff_ms: int = 120000
+    # A mail whose extraction started this many times without finishing (the worker crashed,
+    # was killed or hit the time limit: counted in Redis across restarts and sweeps) is failed
+    # as ``poison_mail`` instead of being tried again.
+    poison_attempts: int = Field(default=3, ge=1)
     # Queues this worker consumes: a worker on another host may take "extract" only (it then
     # only reads the shared blob store; mail intake and outbound e-mail stay on the box).
     queues: list[WorkerQueue] = Field(default_factory=lambda: list(WORKER_QUEUE_NAMES))

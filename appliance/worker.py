@@ -10,7 +10,7 @@ import dramatiq
 from prometheus_client import start_http_server
 
 from appliance.errors import ApplianceError
-from appliance.jobs.actors import Runtime, connect
+from appliance.jobs.actors import Runtime, connect, queue_poll
 from appliance.mail.fetch import idle_wait
 from appliance.settings import AccountSettings, Settings
 
@@ -23,7 +23,7 @@ def idle_loop(rt: Runtime, account: AccountSettings, stop: threading.Event) -> N
     while not stop.is_set():
         try:
             if idle_wait(account, account.password().get_secret_value(), account.folders[0], 300.0):
-                rt.send("poll", account.name)
+                queue_poll(rt, account.name)
             backoff = 5.0
         except ApplianceError as exc:
             log.warning("IDLE on %s failed: %s; retry in %.0fs", account.name, exc, backoff)

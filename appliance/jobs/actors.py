@@ -31,6 +31,7 @@ from appliance.errors import (
 from appliance.extract.extractor import extract_offer
 from appliance.extract.fields import extra_fields
 from appliance.extract.llm_client import LLMClient
+from appliance.jobs import tracking
 from appliance.jobs.broker import (
     QUEUE_EXTRACT,
     QUEUE_MAIL,
@@ -80,6 +81,16 @@ def _retries_done() -> int:
     return int(msg.options.get("retries", 0)) if msg else 0
 
 
+def queue_poll(rt: Runtime, account_name: str) -> bool:
+    """Send a poll of the account unless one is queued already; True when sent."""
+    assert rt.redis is not None
+    ttl = rt.settings.server.poll_queued_ttl_s
+    if not tracking.claim_poll(rt.redis, rt.settings.redis.namespace, account_name, ttl):
+        return False
+    rt.send("poll", account_name)
+    return True
+
+
 # --- worker side -------------------------------------------------------------------------
 
 
@@ -88,6 +99,8 @@ def poll(account_name: str) -> None:
     rt = runtime()
     account = rt.settings.account(account_name)
     assert rt.cursors is not None
+    if rt.redis is not None:  # a poll sent now may wait behind this one (mail coming meanwhile)
+        tracking.poll_started(rt.redis, rt.settings.redis.namespace, account_name)
     try:
         with metrics.STAGE_SECONDS.labels("poll").time():
             n = poll_account(
@@ -105,9 +118,49 @@ def poll(account_name: str) -> None:
     metrics.MAILS_FETCHED.labels(account_name).inc(n)
 
 
+# A suspect waiting for the suspect lock comes back after the holder's remaining time plus this.
+SUSPECT_RETRY_MS = 1000
+
+
 def extract(mail_id: int, sha256: str) -> None:
-    """Extract one stored mail and send the outcome (offer or error) to ``save_extraction``."""
+    """Extract one stored mail and send the outcome (offer or error) to ``save_extraction``.
+
+    Each attempt is counted in Redis before any work and uncounted when it ends normally, so
+    attempts that crashed, were killed or hung add up (``tracking``): a mail with
+    ``worker.poison_attempts`` of them is failed, one with fewer runs only as the one suspect.
+    """
     rt = runtime()
+    assert rt.redis is not None
+    ns = rt.settings.redis.namespace
+    unfinished = tracking.unfinished_attempts(rt.redis, ns, mail_id)
+    if unfinished >= rt.settings.worker.poison_attempts:
+        log.error("mail %s: %d extraction attempts never finished; failed as poison",
+                  mail_id, unfinished, extra={"mail_id": mail_id})  # fmt: skip
+        error = ErrorInfo(code=tracking.POISON_CODE, message=tracking.poison_message(unfinished))
+        outcome = ExtractionOutcome(mail_id=mail_id, sha256=sha256, final=True, error=error)
+        rt.send("save_extraction", outcome.model_dump(mode="json"))
+        return
+    lock: tracking.SuspectLock | None = None
+    if unfinished:
+        lock = tracking.SuspectLock(rt.redis, ns)
+        if not lock.acquire():  # another suspect runs: never beside it (it may crash us both)
+            delay = lock.remaining_ms() + SUSPECT_RETRY_MS
+            rt.actors["extract"].send_with_options(
+                args=(mail_id, sha256), delay=delay, retries=_retries_done()
+            )
+            return
+        log.warning("mail %s: %d earlier attempt(s) never finished; extracting it alone",
+                    mail_id, unfinished, extra={"mail_id": mail_id})  # fmt: skip
+    try:
+        tracking.start_attempt(rt.redis, ns, mail_id)
+        _extract(rt, mail_id, sha256)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _extract(rt: Runtime, mail_id: int, sha256: str) -> None:
+    assert rt.redis is not None
     settings = rt.settings
     max_retries = settings.worker.max_retries
     start = time.perf_counter()
@@ -169,6 +222,9 @@ def extract(mail_id: int, sha256: str) -> None:
             retry_exc = exc
     metrics.STAGE_SECONDS.labels("extract").observe(time.perf_counter() - start)
     rt.send("save_extraction", outcome.model_dump(mode="json"))
+    # Ended normally (an outcome, even an error): not an unfinished attempt. A crash, a kill or
+    # the time limit's interrupt (a BaseException) never gets here.
+    tracking.finish_attempt(rt.redis, settings.redis.namespace, mail_id, done=retry_exc is None)
     if retry_exc is not None:
         raise retry_exc
 

@@ -101,3 +101,32 @@ def queue_stats(
         age = max(0.0, (now - oldest) / 1000) if oldest is not None else 0.0
         out[q] = QueueStats(depth=sizes[0], delayed=sizes[1], dead=dead, oldest_age_s=age)
     return out
+
+
+def pending_extractions(client: redis.Redis, namespace: str) -> set[int]:
+    """Ids of the mails the broker still holds work for: an ``extract`` message ready, in
+    flight (fetched, not acknowledged; a dead worker's come back) or delayed for a retry, or a
+    ``save_extraction`` outcome not yet stored. Such a mail is waiting, not lost.
+
+    Read from Dramatiq's Redis layout (the ``<q>.msgs`` hashes, see ``queue_stats``) in one
+    MULTI, so a message moving between queues (ready → delayed, extract → store) is seen in
+    one place or the other. Dead-lettered messages (``.XQ``) do not count: that work is lost.
+    """
+    names = [f"{namespace}:{q}.msgs" for q in
+             (QUEUE_EXTRACT, f"{QUEUE_EXTRACT}.DQ", QUEUE_STORE, f"{QUEUE_STORE}.DQ")]  # fmt: skip
+    pipe = client.pipeline(transaction=True)
+    for name in names:
+        pipe.hvals(name)
+    out: set[int] = set()
+    for payloads in pipe.execute():
+        for raw in payloads:
+            try:
+                msg = json.loads(raw)
+                args = msg.get("args") or []
+                if msg.get("actor_name") == "extract":
+                    out.add(int(args[0]))
+                elif msg.get("actor_name") == "save_extraction":
+                    out.add(int(args[0]["mail_id"]))
+            except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+                continue
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import duckdb
@@ -94,6 +94,10 @@ def record_mail(db: Database, msg: RecordMail) -> Recorded:
 # contributed to an offer record.
 Settle = Callable[[duckdb.DuckDBPyConnection, Offer], bool]
 
+# Called by ``claim_stuck_mails`` with the ids of lost mails: those to fail instead of queueing
+# again, each with its (error code, message).
+GiveUp = Callable[[list[int]], dict[int, tuple[str, str]]]
+
 
 def save_extraction(db: Database, out: ExtractionOutcome, settle: Settle) -> str:
     """Store an extraction outcome for a mail; returns what happened (for events and metrics).
@@ -138,11 +142,21 @@ def save_extraction(db: Database, out: ExtractionOutcome, settle: Settle) -> str
     return result
 
 
-def claim_stuck_mails(db: Database, older_than_s: float) -> list[tuple[int, str]]:
-    """Mails still waiting for extraction after ``older_than_s`` seconds (a lost message).
+def claim_stuck_mails(
+    db: Database,
+    older_than_s: float,
+    *,
+    waiting: Collection[int] = frozenset(),
+    give_up: GiveUp | None = None,
+) -> list[tuple[int, str]]:
+    """Mails still waiting for extraction after ``older_than_s`` seconds whose work is lost.
 
-    Each is stamped (``updated_at`` and a ``requeued`` event) so the next sweep skips it until
-    it is stuck again; the caller queues their extraction.
+    ``waiting``: mails the broker still holds a message for (queued, in flight, delayed, or
+    an outcome not yet stored): they are waiting in a backlog, not lost, and are left alone.
+    ``give_up(ids)``: of the lost ones, those not to queue again, each with the reason; they
+    end ``failed`` with ``error_code`` ``code`` (a poison mail). The rest are stamped
+    (``updated_at`` and a ``requeued`` event) so the next sweep skips them until they are
+    stuck again; the caller queues their extraction.
     """
     now = utcnow()
     cutoff = now - dt.timedelta(seconds=older_than_s)
@@ -151,10 +165,20 @@ def claim_stuck_mails(db: Database, older_than_s: float) -> list[tuple[int, str]
             "SELECT id, sha256 FROM mails WHERE state = ? AND updated_at < ? ORDER BY id",
             [RECEIVED, cutoff],
         ).fetchall()
-        for mail_id, _ in rows:
+        lost = [(int(r[0]), str(r[1])) for r in rows if int(r[0]) not in waiting]
+        failed = give_up([m for m, _ in lost]) if give_up and lost else {}
+        for mail_id, (code, message) in failed.items():
+            con.execute(
+                "UPDATE mails SET state = ?, error_code = ?, error_message = ?, updated_at = ?"
+                " WHERE id = ?",
+                [FAILED, code, message, now, mail_id],
+            )
+            add_event(db, "extract", "failed", mail_id=mail_id, detail=f"{code}: {message}")
+        requeue = [(m, sha) for m, sha in lost if m not in failed]
+        for mail_id, _ in requeue:
             con.execute("UPDATE mails SET updated_at = ? WHERE id = ?", [now, mail_id])
             add_event(db, "extract", "requeued", mail_id=mail_id, detail="stuck")
-    return [(r[0], r[1]) for r in rows]
+    return requeue
 
 
 def retry_mail(db: Database, mail_id: int) -> str:
