@@ -323,7 +323,7 @@ def test_no_quantity_in_distractors(text: str) -> None:
             "in",
         ),
         ("Ø 20 mm", "Ø 20 mm", (20, None, None), "mm"),
-        ("nails 3.1x90 mm", "3.1x90 mm", (90, 3.1, None), "mm"),
+        ("nails 3.1x90 mm", "3.1x90 mm", (3.1, 90, None), "mm"),
         ("ширина 60 см", "ширина 60 см", (None, 60, None), "cm"),
         ("thickness 5 mm", "thickness 5 mm", (5, None, None), "mm"),
         ('a 3" core', '3"', (3, None, None), "in"),
@@ -353,11 +353,10 @@ def test_no_dimensions(text: str) -> None:
         # no spaces around the x
         ('ReStockIt 8 1/2"x14 1/2" Sealed', '8 1/2"x14 1/2"', (8.5, 14.5, None), "in"),
         ("4Inx6In labels", "4Inx6In", (4, 6, None), "in"),
-        # mixed units of one system: converted into the first axis' unit; a roll's width ×
-        # length gives the long one as its length
-        ('Rolls, 48" x 50 ft.', '48" x 50 ft.', (600, 48, None), "in"),
-        ('Tape 2" x 60 Yards', '2" x 60 Yards', (2160, 2, None), "in"),
-        ('2" x 60 yds', '2" x 60 yds', (2160, 2, None), "in"),
+        # mixed units of one system: converted into the first axis' unit
+        ('Rolls, 48" x 50 ft.', '48" x 50 ft.', (48, 600, None), "in"),
+        ('Tape 2" x 60 Yards', '2" x 60 Yards', (2, 2160, None), "in"),
+        ('2" x 60 yds', '2" x 60 yds', (2, 2160, None), "in"),
         ("1 ft x 6 in", "1 ft x 6 in", (1, 0.5, None), "ft"),
         ("1.2 m x 600 mm", "1.2 m x 600 mm", (1.2, 0.6, None), "m"),
         # a single length with its axis word after it: the word is in the span

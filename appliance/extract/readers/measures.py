@@ -208,8 +208,6 @@ def _chain(m: re.Match[str], taken: Taken) -> Dimensions | None:
     if converted is None:
         return None
     (l, w, *h), unit = converted  # noqa: E741
-    if not h and not axes and w >= 10 * l:
-        l, w = w, l  # noqa: E741  # a roll's width × length ('48" x 50 ft'): the long one is its length
     start = m.start()
     legend = _LEGEND_RE.search(m.string, max(0, start - 24), start)
     if legend and not taken.overlaps(legend.start(), start):
