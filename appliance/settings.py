@@ -411,6 +411,18 @@ class AuthSettings(_Section):
     login_window_s: int = 300
     # /metrics without a token (Prometheus on loopback); false: needs a token with "metrics".
     public_metrics: bool = True
+    # Reverse proxies (addresses or networks, e.g. ["127.0.0.1", "10.0.0.0/8"]) whose
+    # X-Forwarded-For the login throttle believes. Empty (the default): it counts failures per
+    # socket peer and ignores the header (see appliance.auth.client_addr).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        from appliance.auth.client_addr import parse_networks
+
+        parse_networks(v)  # ValueError names the bad entry
+        return v
 
 
 class CatalogueSettings(_Section):
