@@ -195,9 +195,16 @@ class ExtractionSettings(_Section):
 
 
 class PreprocessSettings(_Section):
+    """Bounds on one mail's reading (hostile input finishes in bounded time)."""
+
     max_bytes: int = 10 * 1024 * 1024
     max_parts: int = 200
     max_text_chars: int = 20000
+    # An HTML part longer than this is converted only up to here (with a warning).
+    max_html_chars: int = Field(default=2_000_000, ge=1000)
+    # Nested <blockquote>/<table> levels read as such; deeper ones are plain blocks (cost of
+    # HTML conversion grows with depth × size).
+    max_html_depth: int = Field(default=8, ge=1, le=64)
 
 
 class ServerSettings(_Section):

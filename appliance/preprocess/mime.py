@@ -14,7 +14,7 @@ from email.message import Message
 from email.parser import BytesParser
 
 from appliance.errors import EmptyMail, MailTooLarge, MalformedMail
-from appliance.preprocess.body import Attachment, BodyWalker
+from appliance.preprocess.body import MAX_HTML_CHARS, MAX_HTML_DEPTH, Attachment, BodyWalker
 from appliance.preprocess.headers import (
     MSG_ID,
     addresses,
@@ -119,6 +119,8 @@ def parse_mail(
     max_bytes: int = 10 * 1024 * 1024,
     max_parts: int = 200,
     max_text_chars: int = 20000,
+    max_html_chars: int = MAX_HTML_CHARS,
+    max_html_depth: int = MAX_HTML_DEPTH,
 ) -> ParsedMail:
     """Parse a raw RFC 822 mail into typed data for extraction.
 
@@ -143,7 +145,7 @@ def parse_mail(
     warnings: list[str] = []
     try:
         defects = _defects(msg)
-        walker = BodyWalker(max_parts)
+        walker = BodyWalker(max_parts, max_html_chars=max_html_chars, max_html_depth=max_html_depth)
         body_text = walker.body_text(msg)
     except RecursionError as exc:
         raise MalformedMail("MIME structure too deep to walk") from exc
