@@ -17,6 +17,7 @@ from appliance.errors import EmptyMail, MailTooLarge, MalformedMail
 from appliance.preprocess.body import MAX_HTML_CHARS, MAX_HTML_DEPTH, Attachment, BodyWalker
 from appliance.preprocess.headers import (
     MSG_ID,
+    NOT_DOWNLOADED,
     addresses,
     decode_header_value,
     first_msg_id,
@@ -129,6 +130,12 @@ def parse_mail(
     ``EmptyMail`` (no readable body text and no attachments). Everything else is best-effort
     and reported in ``warnings``.
     """
+    if raw.startswith(NOT_DOWNLOADED + b":"):  # the poller's stand-in for a mail over the limit
+        first = raw.split(b"\r\n", 1)[0].decode("ascii", "replace")
+        raise MailTooLarge(
+            "mail was over the size limit and not downloaded",
+            detail=first.partition(":")[2].strip(),
+        )
     if len(raw) > max_bytes:
         raise MailTooLarge(
             f"mail is {len(raw)} bytes; the limit is {max_bytes}", detail=f"max_bytes={max_bytes}"
