@@ -21,6 +21,11 @@ MAILS_PROCESSED = Counter(
     " duplicate_ignored",
     ["account", "stage", "outcome"],
 )
+ACCOUNT_FAILED = Gauge(
+    "appliance_mail_account_failed",
+    "1 while the account's last poll failed for good (e.g. wrong password; not retried)",
+    ["account"],
+)
 POLLS = Counter(
     "appliance_polls_total", "Mailbox polls per account by outcome", ["account", "outcome"]
 )

@@ -52,6 +52,8 @@ class Sources:
     db: Database
     broker: BrokerView | None = None
     adapter: Any = None  # () -> str | None: the active adapter; None: the family is left out
+    # () -> {account: {"status": ...}}: each mail account's last poll; None: left out
+    accounts: Any = None
     errors: list[str] = field(default_factory=list)
 
 
@@ -231,6 +233,19 @@ def broker_families(view: BrokerView) -> Iterator[Metric]:
     yield from (depth, delayed, dead, age)
 
 
+def account_families(polled: dict[str, dict[str, Any]]) -> Iterator[Metric]:
+    """``appliance_mail_account_ok``: 0 for an account whose last poll failed for good (a
+    wrong password: not retried), 1 otherwise (``mail.status``, written by the worker)."""
+    ok = _g(
+        "appliance_mail_account_ok",
+        "0 while the account's last poll failed for good (e.g. wrong password), else 1",
+        ["account"],
+    )
+    for name, entry in sorted(polled.items()):
+        ok.add_metric([name], 0 if entry.get("status") == "failed" else 1)
+    yield ok
+
+
 class ScrapeCollector(Collector):
     """Every family above; a family whose source fails is left out and counted in
     ``appliance_scrape_errors`` (the rest of the scrape still answers)."""
@@ -250,6 +265,8 @@ class ScrapeCollector(Collector):
         if s.broker is not None:
             view = s.broker
             parts.append(("broker", lambda: broker_families(view)))
+        if s.accounts is not None:
+            parts.append(("accounts", lambda: account_families(s.accounts())))
         failed: list[str] = []
         for name, make in parts:
             try:
@@ -306,4 +323,13 @@ def server_sources(settings: Settings, db: Database, client: redis.Redis | None)
         view = BrokerView(
             client, f"{settings.redis.namespace}-dq", sorted(WORKER_QUEUES | SERVER_QUEUES)
         )
-    return Sources(db=db, broker=view, adapter=lambda: active_adapter(settings, client))
+    from appliance.mail import status as mail_status
+
+    names = [a.name for a in settings.accounts]
+    accounts = None
+    if client is not None and names:
+        ns = settings.redis.namespace
+        accounts = lambda: mail_status.read(client, ns, names)  # noqa: E731
+    return Sources(
+        db=db, broker=view, adapter=lambda: active_adapter(settings, client), accounts=accounts
+    )

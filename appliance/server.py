@@ -129,6 +129,9 @@ def run_server(settings: Settings) -> None:
             host=settings.server.host,
             port=settings.server.port,
             log_level="warning",
+            # request.client is the socket peer: X-Forwarded-For is read only from
+            # auth.trusted_proxies, by the login throttle (appliance.auth.client_addr).
+            proxy_headers=False,
         )
     finally:
         scheduler.stop_event.set()

@@ -195,9 +195,16 @@ class ExtractionSettings(_Section):
 
 
 class PreprocessSettings(_Section):
+    """Bounds on one mail's reading (hostile input finishes in bounded time)."""
+
     max_bytes: int = 10 * 1024 * 1024
     max_parts: int = 200
     max_text_chars: int = 20000
+    # An HTML part longer than this is converted only up to here (with a warning).
+    max_html_chars: int = Field(default=2_000_000, ge=1000)
+    # Nested <blockquote>/<table> levels read as such; deeper ones are plain blocks (cost of
+    # HTML conversion grows with depth × size).
+    max_html_depth: int = Field(default=8, ge=1, le=64)
 
 
 class IntakeSettings(_Section):
@@ -430,6 +437,18 @@ class AuthSettings(_Section):
     login_window_s: int = 300
     # /metrics without a token (Prometheus on loopback); false: needs a token with "metrics".
     public_metrics: bool = True
+    # Reverse proxies (addresses or networks, e.g. ["127.0.0.1", "10.0.0.0/8"]) whose
+    # X-Forwarded-For the login throttle believes. Empty (the default): it counts failures per
+    # socket peer and ignores the header (see appliance.auth.client_addr).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        from appliance.auth.client_addr import parse_networks
+
+        parse_networks(v)  # ValueError names the bad entry
+        return v
 
 
 class CatalogueSettings(_Section):

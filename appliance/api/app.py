@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from appliance import metrics_db
 from appliance.errors import ApplianceError, Conflict
+from appliance.mail import status as mail_status
 from appliance.mail.blobstore import BlobStore
 from appliance.settings import Settings
 from appliance.store import outbox, queries, repo, suppliers
@@ -222,16 +223,28 @@ def check_health(ctx: AppContext) -> dict[str, Any]:
             checks["db"]["recovery"] = ctx.db.recovery.as_json()
     except Exception as exc:
         checks["db"] = {"status": "down", "error": str(exc)}
+    accounts = [a.name for a in ctx.settings.accounts]
+    if accounts:  # each account's last poll (the worker records it in Redis)
+        try:
+            polled = mail_status.read(ctx.redis, ctx.settings.redis.namespace, accounts)
+            failed = sorted(n for n, e in polled.items() if e.get("status") == "failed")
+            checks["mail"] = {"status": "failed" if failed else "ok", "accounts": polled}
+            if failed:
+                checks["mail"]["error"] = f"failing for good: {', '.join(failed)}"
+        except redis.RedisError as exc:
+            checks["mail"] = {"status": "unknown", "error": str(exc)}
     states = {c["status"] for c in checks.values()}
     status = "recovered" if "recovered" in states else "ok"
-    if states - {"ok", "recovered"}:
+    if states - {"ok", "recovered", "unknown"}:
         status = "degraded"
     return {"status": status, "checks": checks}
 
 
 @get("/healthz", sync_to_thread=True, opt={"public": True})
 def healthz(state: State) -> Response[dict[str, Any]]:
-    """200 when Redis, the LLM server and the DB all answer; 503 with the failing ones otherwise."""
+    """200 when Redis, the LLM server and the DB all answer and no mail account failed for good
+    (``checks.mail``: each account's last poll; a wrong password is ``failed``); 503 with the
+    failing ones otherwise."""
     body = check_health(_ctx(state))
     return Response(body, status_code=503 if body["status"] == "degraded" else 200)
 

@@ -16,6 +16,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 
 from appliance.auth import Principal, users
+from appliance.auth.client_addr import client_address, parse_networks
 from appliance.auth.guard import identify, safe_next
 from appliance.auth.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginThrottle, SessionStore
 from appliance.auth.tokens import create_token, list_tokens, revoke_token
@@ -37,8 +38,12 @@ def _ctx(state: State) -> Any:
     return state.ctx
 
 
-def _client_ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+def _client_ip(request: Request[Any, Any, Any], trusted_proxies: list[str]) -> str:
+    """The address the login throttle counts: the socket peer, or with ``trusted_proxies``
+    set the client a trusted proxy names in ``X-Forwarded-For`` (``auth.client_addr``)."""
+    peer = request.client.host if request.client else "unknown"
+    nets = parse_networks(trusted_proxies)
+    return client_address(peer, request.headers.get("x-forwarded-for"), nets)
 
 
 def _cookie(name: str, value: str, *, max_age: int, secure: bool, path: str = "/") -> Cookie:
@@ -114,7 +119,7 @@ async def login_submit(request: Request[Any, Any, Any], state: State) -> Respons
             error="The login form expired. Please log in again.",
         )  # fmt: skip
     throttle = LoginThrottle(ctx.redis, ctx.settings)
-    ip = _client_ip(request)
+    ip = _client_ip(request, ctx.settings.auth.trusted_proxies)
     wait = throttle.blocked_for(username, ip)
     if wait:
         return _login_page(

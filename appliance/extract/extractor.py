@@ -46,8 +46,9 @@ def preprocess(raw: bytes, settings: Settings) -> ParsedMail:
     """Parse a raw mail with the configured limits (raises a PermanentError on bad input)."""
     p = settings.preprocess
     return parse_mail(
-        raw, max_bytes=p.max_bytes, max_parts=p.max_parts, max_text_chars=p.max_text_chars
-    )
+        raw, max_bytes=p.max_bytes, max_parts=p.max_parts, max_text_chars=p.max_text_chars,
+        max_html_chars=p.max_html_chars, max_html_depth=p.max_html_depth,
+    )  # fmt: skip
 
 
 def readable(mail: ParsedMail) -> tuple[str, Candidates]:

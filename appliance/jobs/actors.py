@@ -40,6 +40,7 @@ from appliance.jobs.broker import (
     make_broker,
     redis_client,
 )
+from appliance.mail import status as mail_status
 from appliance.mail.blobstore import BlobStore
 from appliance.mail.poller import CursorStore, poll_account
 from appliance.messages import ErrorInfo, ExtractionOutcome, RecordMail
@@ -95,12 +96,17 @@ def queue_poll(rt: Runtime, account_name: str) -> bool:
 
 
 def poll(account_name: str) -> None:
-    """Fetch new mail of one account and send each to ``record_mail``."""
+    """Fetch new mail of one account and send each to ``record_mail``.
+
+    A permanent error (the server refused the password: ``MailAuthError``) is recorded for
+    ``/healthz`` and ``/metrics`` (``mail.status``) and logged, and the poll ends without
+    raising, so Dramatiq does not retry it; transient errors raise and are retried."""
     rt = runtime()
     account = rt.settings.account(account_name)
     assert rt.cursors is not None
+    ns = rt.settings.redis.namespace
     if rt.redis is not None:  # a poll sent now may wait behind this one (mail coming meanwhile)
-        tracking.poll_started(rt.redis, rt.settings.redis.namespace, account_name)
+        tracking.poll_started(rt.redis, ns, account_name)
     try:
         with metrics.STAGE_SECONDS.labels("poll").time():
             n = poll_account(
@@ -109,13 +115,22 @@ def poll(account_name: str) -> None:
                 rt.blobs,
                 rt.cursors,
                 lambda msg: rt.send("record_mail", msg.model_dump(mode="json")),
+                max_bytes=rt.settings.preprocess.max_bytes,
             )
+    except PermanentError as exc:
+        metrics.POLLS.labels(account_name, exc.code).inc()
+        metrics.ACCOUNT_FAILED.labels(account_name).set(1)
+        mail_status.record_failure(rt.cursors.client, ns, account_name, exc)
+        log.error("account %s: %s (not retried; fix the configuration)", account_name, exc.message)
+        return
     except Exception as exc:
         code = exc.code if isinstance(exc, ApplianceError) else "internal"
         metrics.POLLS.labels(account_name, code).inc()
         raise
     metrics.POLLS.labels(account_name, "ok").inc()
     metrics.MAILS_FETCHED.labels(account_name).inc(n)
+    metrics.ACCOUNT_FAILED.labels(account_name).set(0)
+    mail_status.record_ok(rt.cursors.client, ns, account_name)
 
 
 # A suspect waiting for the suspect lock comes back after the holder's remaining time plus this.
@@ -322,7 +337,17 @@ def declare_actors(broker: dramatiq.Broker, rt: Runtime) -> Runtime:
         return retries < w.max_retries
 
     specs: list[tuple[Any, str, dict[str, Any]]] = [
-        (poll, QUEUE_MAIL, {"max_retries": 3, "time_limit": 15 * 60_000}),
+        (
+            poll,
+            QUEUE_MAIL,
+            {
+                # Never a permanent error (a wrong password): it fails the same way each time.
+                "retry_when": lambda retries, exc: (
+                    retries < 3 and not isinstance(exc, PermanentError)
+                ),
+                "time_limit": 15 * 60_000,
+            },
+        ),
         (
             extract,
             QUEUE_EXTRACT,

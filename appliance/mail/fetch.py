@@ -29,6 +29,7 @@ from imapclient.exceptions import LoginError
 from pydantic import SecretStr
 
 from appliance.errors import MailAuthError, MailServerError
+from appliance.preprocess.headers import NOT_DOWNLOADED
 from appliance.settings import AccountSettings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,22 @@ _POP3_MAX_LINE = 1 << 20
 # Server replies to a failed login that mean "try later", not "wrong password".
 _TRANSIENT_LOGIN = ("UNAVAILABLE", "SERVERBUG", "INUSE", "IN-USE", "SYS/TEMP", "LIMIT")
 _NET_ERRORS: tuple[type[BaseException], ...] = (OSError, imaplib.IMAP4.error, poplib.error_proto)
+
+
+# The headers of a mail over the size limit are read up to this many bytes.
+MAX_HEADER_BYTES = 65536
+
+
+def not_downloaded(headers: bytes, size: int, limit: int) -> bytes:
+    """The stand-in for a mail of ``size`` bytes over ``limit``: a marker line, the mail's
+    headers (at most ``MAX_HEADER_BYTES``, cut at a line end) and a one-line body."""
+    head = headers[:MAX_HEADER_BYTES].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    if len(headers) > MAX_HEADER_BYTES:
+        head = head.rsplit(b"\n", 1)[0]
+    lines = [ln for ln in head.split(b"\n") if ln.strip()]
+    body = f"Not downloaded: the mail is {size} bytes, the limit is {limit}.".encode()
+    marker = NOT_DOWNLOADED + f": size={size}; limit={limit}".encode()
+    return b"\r\n".join([marker, *lines]) + b"\r\n\r\n" + body + b"\r\n"
 
 
 @dataclass(frozen=True)
@@ -149,8 +166,13 @@ def fetch_imap(
     cursors: dict[str, FolderCursor],
     *,
     batch: int = 50,
+    max_bytes: int | None = None,
 ) -> Iterator[tuple[str, FolderCursor, list[FetchedMail]]]:
     """Yield ``(folder, new_cursor, mails)`` per batch of new mail in each configured folder.
+
+    ``max_bytes`` (``preprocess.max_bytes``): each batch's ``RFC822.SIZE`` is fetched first,
+    and a mail larger than that is never downloaded: only its headers are, into the stand-in
+    of ``not_downloaded``, which is stored and recorded as failed (``mail_too_large``).
 
     Each folder is SELECTed read-only (read-write with ``mark_seen``); when its UIDVALIDITY
     differs from the cursor's, the folder is read again from UID 0 (with a warning). Mails are
@@ -165,7 +187,7 @@ def fetch_imap(
     client = imap_connect(account, password)
     try:
         for folder in account.folders:
-            yield from _fetch_folder(client, account, folder, cursors.get(folder), batch)
+            yield from _fetch_folder(client, account, folder, cursors.get(folder), batch, max_bytes)
     finally:
         imap_close(client)
 
@@ -176,6 +198,7 @@ def _fetch_folder(
     folder: str,
     cursor: FolderCursor | None,
     batch: int,
+    max_bytes: int | None = None,
 ) -> Iterator[tuple[str, FolderCursor, list[FetchedMail]]]:
     with _guard(account, f"SELECT {folder!r}"):
         info = client.select_folder(folder, readonly=not account.mark_seen)
@@ -201,12 +224,11 @@ def _fetch_folder(
         return
     for start in range(0, len(uids), batch):
         chunk = uids[start : start + batch]
-        with _guard(account, f"UID FETCH in {folder!r}"):
-            data = client.fetch(chunk, ["BODY.PEEK[]"])
+        raws = _fetch_chunk(client, account, folder, chunk, max_bytes)
         mails = [
-            FetchedMail(account.name, folder, uidvalidity, str(uid), bytes(data[uid][b"BODY[]"]))
+            FetchedMail(account.name, folder, uidvalidity, str(uid), raws[uid])
             for uid in chunk
-            if b"BODY[]" in data.get(uid, {})  # expunged meanwhile: gone, skip it
+            if uid in raws  # expunged meanwhile: gone, skip it
         ]
         yield folder, FolderCursor(uidvalidity, chunk[-1]), mails
         if account.mark_seen and mails:
@@ -309,6 +331,44 @@ def _uidl_map(conn: poplib.POP3, account: AccountSettings) -> dict[str, int]:
     for line in lines:
         num, _, uidl = line.decode("ascii", "replace").strip().partition(" ")
         out[uidl] = int(num)
+    return out
+
+
+def _fetch_chunk(
+    client: IMAPClient,
+    account: AccountSettings,
+    folder: str,
+    chunk: list[int],
+    max_bytes: int | None,
+) -> dict[int, bytes]:
+    """UID → raw mail of ``chunk``; over ``max_bytes`` (by ``RFC822.SIZE``) the stand-in."""
+    big: dict[int, int] = {}
+    if max_bytes is not None:
+        with _guard(account, f"UID FETCH RFC822.SIZE in {folder!r}"):
+            sizes = client.fetch(chunk, ["RFC822.SIZE"])
+        big = {
+            uid: int(d[b"RFC822.SIZE"])
+            for uid, d in sizes.items()
+            if int(d.get(b"RFC822.SIZE", 0)) > max_bytes
+        }
+    out: dict[int, bytes] = {}
+    small = [uid for uid in chunk if uid not in big]
+    if small:
+        with _guard(account, f"UID FETCH in {folder!r}"):
+            data = client.fetch(small, ["BODY.PEEK[]"])
+        out.update((uid, bytes(d[b"BODY[]"])) for uid, d in data.items() if b"BODY[]" in d)
+    if big:
+        assert max_bytes is not None
+        part = f"BODY.PEEK[HEADER]<0.{MAX_HEADER_BYTES + 1}>"
+        with _guard(account, f"UID FETCH headers in {folder!r}"):
+            data = client.fetch(list(big), [part])
+        for uid, d in data.items():
+            head = next((bytes(v) for k, v in d.items() if k.startswith(b"BODY[HEADER]")), b"")
+            log.warning(
+                "%s folder %s: UID %s is %d bytes, over the limit of %d: not downloaded",
+                _where(account), folder, uid, big[uid], max_bytes,
+            )  # fmt: skip
+            out[uid] = not_downloaded(head, big[uid], max_bytes)
     return out
 
 

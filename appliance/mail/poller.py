@@ -89,12 +89,15 @@ def poll_account(
     send: Send,
     *,
     lock_timeout_s: float | None = None,
+    max_bytes: int | None = None,
 ) -> int:
     """Fetch and hand over every new mail of ``account``; returns how many were handed over.
 
     Returns 0 without fetching when another poller holds the account's lock. The lock lives
     ``lock_timeout_s`` (default: four mail-server timeouts, at least 30 s) and is renewed after
-    each batch, so the lock of a killed poller frees the account soon.
+    each batch, so the lock of a killed poller frees the account soon. ``max_bytes``
+    (``preprocess.max_bytes``): an IMAP mail larger than this (by ``RFC822.SIZE``) is not
+    downloaded; its headers are stored and it is recorded as failed (``mail_too_large``).
     """
     ttl = lock_timeout_s or max(30.0, 4 * account.timeout_s)
     lock = cursors.client.lock(f"{cursors.ns}:lock:poll:{account.name}", timeout=ttl)
@@ -104,7 +107,9 @@ def poll_account(
     count = 0
     try:
         if account.protocol == "imap":
-            for folder, cursor, mails in fetch_imap(account, password, cursors.imap(account)):
+            for folder, cursor, mails in fetch_imap(
+                account, password, cursors.imap(account), max_bytes=max_bytes
+            ):
                 _hand_over(mails, blobs, send)
                 cursors.save_imap(account.name, folder, cursor)
                 count += len(mails)

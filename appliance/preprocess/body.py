@@ -23,6 +23,7 @@ from email.parser import BytesParser
 
 from appliance.preprocess.charsets import decode_bytes
 from appliance.preprocess.headers import decode_header_value, raw_header
+from appliance.preprocess.html import MAX_DEPTH as MAX_HTML_DEPTH
 from appliance.preprocess.html import html_to_text
 from appliance.preprocess.qp_residue import undo_residue
 
@@ -34,7 +35,9 @@ _SIGNATURES = {
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BOUNDARY_LINE = re.compile(rb"^--([0-9A-Za-z'()+_,./:=?-]{1,70}?)(?:--)?[ \t]*\r?$", re.M)
-_MAX_HTML = 2_000_000  # the pure-Python HTML parser needs about 3 s per million characters
+# Defaults of preprocess.max_html_chars (the pure-Python HTML parser needs about 0.3-1 s per
+# million characters) and preprocess.max_html_depth (see preprocess.html).
+MAX_HTML_CHARS = 2_000_000
 _FORWARD_MARK = "---------- Forwarded message ---------"
 
 
@@ -84,10 +87,19 @@ def _clean(text: str) -> str:
 class BodyWalker:
     """Walks one parsed message; collects body text, attachments and warnings."""
 
-    def __init__(self, max_parts: int = 200, root: BodyWalker | None = None) -> None:
+    def __init__(
+        self,
+        max_parts: int = 200,
+        root: BodyWalker | None = None,
+        *,
+        max_html_chars: int = MAX_HTML_CHARS,
+        max_html_depth: int = MAX_HTML_DEPTH,
+    ) -> None:
         self.attachments: list[Attachment] = []
         self.warnings: list[str] = []
         self.max_parts = max_parts
+        self.max_html_chars = max_html_chars
+        self.max_html_depth = max_html_depth
         self._root = root or self  # shares the one repair of a broken boundary per mail
         self._repaired = False
 
@@ -125,7 +137,11 @@ class BodyWalker:
     def _alternative(self, subparts: list[Message]) -> list[tuple[str, str]]:
         # Each alternative is walked on its own: only the chosen one's warnings count, while
         # attachments (e.g. images of the HTML version) are listed from all of them.
-        walkers = [BodyWalker(self.max_parts, self._root) for _ in subparts]
+        walkers = [
+            BodyWalker(self.max_parts, self._root, max_html_chars=self.max_html_chars,
+                       max_html_depth=self.max_html_depth)
+            for _ in subparts
+        ]  # fmt: skip
         rendered = [w._walk(sub) for w, sub in zip(walkers, subparts, strict=True)]
         for w in walkers:
             self.attachments.extend(w.attachments)
@@ -227,10 +243,10 @@ class BodyWalker:
                 self._warn("undeclared quoted-printable decoded")
         if ctype == "text/html":
             self._warn("html converted")
-            if len(text) > _MAX_HTML:
-                text = text[:_MAX_HTML]
-                self._warn(f"html over {_MAX_HTML} characters; only its start converted")
-            return "html", html_to_text(text)
+            if len(text) > self.max_html_chars:
+                text = text[: self.max_html_chars]
+                self._warn(f"html over {self.max_html_chars} characters; only its start converted")
+            return "html", html_to_text(text, max_depth=self.max_html_depth)
         if str(part.get_param("format") or "").lower() == "flowed":
             delsp = str(part.get_param("delsp") or "").lower() == "yes"
             text = _unflow(text.replace("\r\n", "\n"), delsp)

@@ -10,6 +10,11 @@ from email.message import Message
 
 from appliance.preprocess.charsets import decode_bytes
 
+# First header line of the stand-in the mail poller stores for a mail over the size limit (its
+# headers only; ``mail.fetch.not_downloaded``): ``parse_mail`` fails it as ``mail_too_large``.
+# Only the very first line counts (servers put their own Return-Path/Received lines first).
+NOT_DOWNLOADED = b"X-Appliance-Not-Downloaded"
+
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*?)\?=")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MSG_ID = re.compile(r"<[^<>\s]+>")

@@ -4,6 +4,16 @@ Block elements become lines, ``<br>`` a line break, table rows one line each wit
 by " | ", list items "- " lines, ``<blockquote>`` lines prefixed with "> " (so that quote
 stripping sees them), script/style/head dropped, entities unescaped, whitespace collapsed.
 Malformed HTML (unclosed cells, rows, tables) is handled leniently; it never raises.
+
+Hostile input is bounded (time roughly linear in the size; no recursion anywhere):
+
+- ``<blockquote>`` and ``<table>`` open a buffer each, and closing one re-reads the text inside,
+  so nesting costs depth × size: past ``max_depth`` levels (``preprocess.max_html_depth``)
+  deeper ones are read as plain blocks (their text kept, no further "> " level or table).
+- The stdlib parser re-scans to the end of the input for every ``<`` that no ``>`` follows
+  (``"</" * 100_000`` is quadratic); ``_defuse`` first turns each ``<`` with no ``>`` within
+  ``TAG_WINDOW`` characters into ``&lt;`` (text, as a browser would show it).
+- The size is capped by the caller (``preprocess.max_html_chars``, ``preprocess.body``).
 """
 
 from __future__ import annotations
@@ -26,6 +36,11 @@ _SPACES = re.compile(r"[ \t\f\v\r\n\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200c\u200d\u2060\ufeff\u00ad]")
 _KEPT_SPACE = "\ue000"  # a space inside <pre>, protected from collapsing until the end
 _NL = "\n"
+# Default nesting of <blockquote>/<table> read as such (preprocess.max_html_depth).
+MAX_DEPTH = 8
+# A "<" with no ">" within this many characters is text, not the start of a tag.
+TAG_WINDOW = 65536
+_LONE_LT = re.compile(r"<(?![A-Za-z/!?])")
 _PARA = "\n\n"
 
 
@@ -47,9 +62,31 @@ def _finish(parts: list[str]) -> str:
     return "\n".join(out).strip("\n")
 
 
+def _defuse(html: str, window: int = TAG_WINDOW) -> str:
+    """``html`` with every ``<`` that no ``>`` follows within ``window`` characters, or that
+    cannot open a tag, written ``&lt;`` (linear: one split at ``>``, then per piece only its
+    last ``window`` characters may keep their ``<``)."""
+    if "<" not in html:
+        return html
+    # A "<" not followed by a letter, "/", "!" or "?" is text to the parser too, one call each.
+    html = _LONE_LT.sub("&lt;", html)
+    pieces = html.split(">")
+    last = len(pieces) - 1
+    for k, piece in enumerate(pieces):
+        if "<" not in piece:
+            continue
+        cut = len(piece) if k == last else max(0, len(piece) - window)
+        if cut:
+            pieces[k] = piece[:cut].replace("<", "&lt;") + piece[cut:]
+    return ">".join(pieces)
+
+
 class _TextBuilder(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, max_depth: int = MAX_DEPTH) -> None:
         super().__init__(convert_charrefs=True)
+        self.max_depth = max_depth
+        self.flat_quotes = 0  # <blockquote>s past max_depth, read as plain blocks
+        self.flat_tables = 0  # <table>s past max_depth, their cells merged into the outer one
         self.buffers: list[list[str]] = [[]]
         self.tables: list[_Table] = []
         self.quote_depths: list[int] = []  # buffer depth at each open <blockquote>
@@ -114,8 +151,15 @@ class _TextBuilder(HTMLParser):
             self.skip.append(tag)
             return
         table = self.tables[-1] if self.tables else None
+        deep = len(self.tables) + len(self.quote_depths) >= self.max_depth
         if tag == "br":
             self._emit(_NL)
+        elif tag == "table" and deep:
+            self.flat_tables += 1
+            self._emit(_PARA)
+        elif tag == "blockquote" and deep:
+            self.flat_quotes += 1
+            self._emit(_PARA)
         elif tag == "table":
             if table is not None and not table.in_cell:  # table directly in a table: own cell
                 self._start_cell(table)
@@ -158,7 +202,13 @@ class _TextBuilder(HTMLParser):
                 self.skip.pop()
             return
         table = self.tables[-1] if self.tables else None
-        if tag == "table" and table is not None:
+        if tag == "table" and self.flat_tables:
+            self.flat_tables -= 1
+            self._emit(_PARA)
+        elif tag == "blockquote" and self.flat_quotes:
+            self.flat_quotes -= 1
+            self._emit(_PARA)
+        elif tag == "table" and table is not None:
             while self.quote_depths and self.quote_depths[-1] > table.depth:
                 self._close_quote()
             self._close_table()
@@ -199,9 +249,10 @@ class _TextBuilder(HTMLParser):
         return _finish(self.buffers[0])
 
 
-def html_to_text(html: str) -> str:
-    """Convert an HTML document or fragment to readable plain text (never raises)."""
-    builder = _TextBuilder()
+def html_to_text(html: str, *, max_depth: int = MAX_DEPTH) -> str:
+    """Convert an HTML document or fragment to readable plain text (never raises).
+    ``max_depth``: nested ``<blockquote>``/``<table>`` levels read as such (see above)."""
+    builder = _TextBuilder(max(1, max_depth))
     with contextlib.suppress(Exception):  # HTMLParser is lenient; guard the unexpected
-        builder.feed(html)
+        builder.feed(_defuse(html))
     return builder.result().replace(_KEPT_SPACE, " ")

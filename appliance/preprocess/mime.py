@@ -14,9 +14,10 @@ from email.message import Message
 from email.parser import BytesParser
 
 from appliance.errors import EmptyMail, MailTooLarge, MalformedMail
-from appliance.preprocess.body import Attachment, BodyWalker
+from appliance.preprocess.body import MAX_HTML_CHARS, MAX_HTML_DEPTH, Attachment, BodyWalker
 from appliance.preprocess.headers import (
     MSG_ID,
+    NOT_DOWNLOADED,
     addresses,
     decode_header_value,
     first_msg_id,
@@ -119,6 +120,8 @@ def parse_mail(
     max_bytes: int = 10 * 1024 * 1024,
     max_parts: int = 200,
     max_text_chars: int = 20000,
+    max_html_chars: int = MAX_HTML_CHARS,
+    max_html_depth: int = MAX_HTML_DEPTH,
 ) -> ParsedMail:
     """Parse a raw RFC 822 mail into typed data for extraction.
 
@@ -127,6 +130,12 @@ def parse_mail(
     ``EmptyMail`` (no readable body text and no attachments). Everything else is best-effort
     and reported in ``warnings``.
     """
+    if raw.startswith(NOT_DOWNLOADED + b":"):  # the poller's stand-in for a mail over the limit
+        first = raw.split(b"\r\n", 1)[0].decode("ascii", "replace")
+        raise MailTooLarge(
+            "mail was over the size limit and not downloaded",
+            detail=first.partition(":")[2].strip(),
+        )
     if len(raw) > max_bytes:
         raise MailTooLarge(
             f"mail is {len(raw)} bytes; the limit is {max_bytes}", detail=f"max_bytes={max_bytes}"
@@ -143,7 +152,7 @@ def parse_mail(
     warnings: list[str] = []
     try:
         defects = _defects(msg)
-        walker = BodyWalker(max_parts)
+        walker = BodyWalker(max_parts, max_html_chars=max_html_chars, max_html_depth=max_html_depth)
         body_text = walker.body_text(msg)
     except RecursionError as exc:
         raise MalformedMail("MIME structure too deep to walk") from exc

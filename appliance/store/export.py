@@ -5,12 +5,20 @@ The selections are those of the lists (``store.sync.Filters``: state, supplier, 
 ``updated_since``…). Timestamps are UTC; JSON columns (a correction's before/after) are JSON
 text. Each configured extra field (``[[extraction.fields]]``) of the level exported gets a column
 ``extra_<name>`` of its type. The caller owns the file (the API streams it back and deletes it).
+
+CSV formula injection: every CSV export goes through ``write``, and there through one helper,
+``csv_safe_select``, which prefixes a text cell that starts with ``=``, ``+``, ``-``, ``@``, tab or
+carriage return with a single quote (``'=HYPERLINK(…)`` is shown as text by Excel and
+LibreOffice, not evaluated). Only text cells are touched: numeric columns stay numbers, and a
+text cell that is a plain number (``-5``, ``+3.5``, ``-0,25``) is left alone, since a spreadsheet
+reads it as that number and nothing else. Parquet files are typed and are written unchanged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +75,48 @@ _CORRECTION_COLS = (
     "id, offer_id, mail_id, item_position, field, action, CAST(before AS VARCHAR) AS before,"
     " CAST(after AS VARCHAR) AS after, user_name, comment, created_at"
 )
+
+
+# A text cell a spreadsheet would read as a formula starts with one of these (OWASP's list)...
+FORMULA_START = "=+-@\t\r"
+_FORMULA_START_RE = r"^[=+\-@\t\r]"
+# ... unless the whole cell is a plain number, which a spreadsheet reads as that number.
+_PLAIN_NUMBER_RE = r"^[+-]?[0-9]+([.,][0-9]+)?$"
+_TEXT_TYPES = ("VARCHAR", "JSON")
+
+
+def neutralise_cell(value: str) -> str:
+    """The rule of ``csv_safe_select`` for one text cell, in Python: a ``'`` before a cell that
+    would start a formula; a plain number (``-5``) and any other text unchanged."""
+    if re.match(_FORMULA_START_RE, value) and not re.fullmatch(_PLAIN_NUMBER_RE, value):
+        return "'" + value
+    return value
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _neutralised(name: str) -> str:
+    text = f"CAST({_ident(name)} AS VARCHAR)"
+    return (
+        f"CASE WHEN regexp_matches({text}, '{_FORMULA_START_RE}')"
+        f" AND NOT regexp_matches({text}, '{_PLAIN_NUMBER_RE}')"
+        f" THEN '''' || {text} ELSE {text} END AS {_ident(name)}"
+    )
+
+
+def csv_safe_select(db: Database, sql: str, params: Sequence[Any]) -> str:
+    """``sql`` wrapped so that every text column's cells pass ``neutralise_cell``: the one
+    formula-injection guard of all CSV exports (offers, items, corrections, catalogue,
+    catalogue history). Numeric, date and boolean columns are untouched. Call with ``db.lock``
+    held."""
+    described = db.con.execute(f"DESCRIBE {sql}", list(params)).fetchall()
+    cols = [
+        _neutralised(name) if str(typ) in _TEXT_TYPES else _ident(name)
+        for name, typ, *_ in described
+    ]
+    return f"SELECT {', '.join(cols)} FROM ({sql}) AS export_rows"
 
 
 def get_format(name: str) -> Format:
@@ -135,6 +185,8 @@ def write(
     sql, params = _select(kind, f or sync.Filters(), offer_id, user, extra)
     target = str(path).replace("'", "''")
     with db.lock:
+        if fmt.name == "csv":
+            sql = csv_safe_select(db, sql, params)
         row = db.con.execute(f"COPY ({sql}) TO '{target}' ({fmt.copy_options})", params).fetchone()
     return int(row[0]) if row else 0
 

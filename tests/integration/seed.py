@@ -41,8 +41,10 @@ def mail(
     html: str | None = None,
     name: str | None = None,
     in_reply_to: str | None = None,
+    attachments: list[tuple[str, str]] | None = None,
 ) -> bytes:
-    """A raw supplier mail: text/plain, plus a text/html alternative when ``html`` is given."""
+    """A raw supplier mail: text/plain, plus a text/html alternative when ``html`` is given,
+    plus ``attachments`` (file name, text) as text/plain attachments."""
     msg = EmailMessage()
     msg["From"] = Address(display_name=name or "", addr_spec=sender)
     msg["To"] = "purchasing@buyer.example"
@@ -55,6 +57,8 @@ def mail(
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")
+    for filename, content in attachments or []:
+        msg.add_attachment(content, subtype="plain", filename=filename)
     return msg.as_bytes()
 
 
@@ -116,6 +120,7 @@ class Seeder:
             language=parsed.language, warnings=[f"not in the mail: {d}" for d in dropped],
             thread=reading.thread_facts(parsed), spans=reading.value_spans(offer, parsed.text),
             answers=reading.form_answers(parsed.text), confidence=confidence or {},
+            attachments=[a.__dict__ for a in parsed.attachments],
         )  # fmt: skip
         result, _ = dialogue.save_extraction(self.db, self.settings, out)
         offer_id = self.db.scalar(

@@ -76,6 +76,20 @@ def _post_login(c: httpx.Client, user: str, password: str, next_path: str = "/")
     return c.post("/login", data=form)
 
 
+def _post_login_plain_http(c: httpx.Client, user: str, password: str) -> httpx.Response:
+    """``_post_login`` against a server with ``secure_cookies``: over plain http a client keeps
+    Secure cookies to itself, so the login form's CSRF cookie is sent back by hand (as the
+    browser would over the HTTPS proxy)."""
+    page = c.get("/login")
+    m = re.search(r'name="_csrf" value="([^"]+)"', page.text)
+    assert m and page.status_code == 200, page.text
+    (set_cookie,) = [h for h in page.headers.get_list("set-cookie") if h.startswith("sma_login")]
+    assert "secure" in [f.strip().lower() for f in set_cookie.split(";")]
+    cookie = set_cookie.split(";", 1)[0]
+    form = {"username": user, "password": password, "next": "/", "_csrf": m.group(1)}
+    return c.post("/login", data=form, headers={"Cookie": cookie})
+
+
 def _protected_routes() -> list[tuple[str, str, str]]:
     """(method, path with parameters filled by 1, need) of every route of the real app that is
     not public (built in-process from the same code the server runs)."""
@@ -185,6 +199,23 @@ def test_session_csrf_and_logout(app: Appliance) -> None:
     assert old.status_code == 401
 
 
+def _session_cookie_header(r: httpx.Response) -> str:
+    (header,) = [h for h in r.headers.get_list("set-cookie") if h.startswith("sma_session=")]
+    return header
+
+
+def test_session_cookie_flags(app: Appliance) -> None:
+    """The session cookie is HttpOnly and SameSite=Strict, and not Secure unless configured
+    (the server on plain http; see test_trusted_proxy_and_secure_cookies for Secure)."""
+    with httpx.Client(base_url=app.url, timeout=10) as c:
+        r = _post_login(c, "dave", PW)
+        assert r.status_code == 303
+        flags = [f.strip().lower() for f in _session_cookie_header(r).split(";")]
+        assert "httponly" in flags and "samesite=strict" in flags and "path=/" in flags
+        assert "secure" not in flags
+        assert any(f.startswith("max-age=") and int(f[8:]) > 0 for f in flags)
+
+
 def test_login_form_rules(app: Appliance) -> None:
     with httpx.Client(base_url=app.url, timeout=10) as c:
         # No pre-session CSRF token: refused before the password is looked at.
@@ -238,3 +269,50 @@ def test_login_throttle_per_user_then_per_address(app: Appliance) -> None:
             assert _post_login(c, f"ghost{i}", "wrong password!").status_code == 401
         r = _post_login(c, "dave", PW)
         assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+
+
+def test_forwarded_for_is_ignored_by_default(app: Appliance) -> None:
+    """Without ``auth.trusted_proxies`` the throttle counts per socket peer: a client that
+    invents a new X-Forwarded-For for each attempt is still blocked."""
+    r_client = _redis(app)
+    r_client.delete(*r_client.keys("appliance:auth:login-fail:*") or ["-"])
+    try:
+        with httpx.Client(base_url=app.url, timeout=10) as c:
+            for i in range(MAX_ATTEMPTS):
+                c.headers["X-Forwarded-For"] = f"203.0.113.{i + 1}"
+                assert _post_login(c, f"ghost{i}", "wrong password!").status_code == 401
+            c.headers["X-Forwarded-For"] = "203.0.113.200"
+            assert _post_login(c, "dave", PW).status_code == 429
+    finally:
+        r_client.delete(*r_client.keys("appliance:auth:login-fail:*") or ["-"])
+
+
+def test_trusted_proxy_and_secure_cookies(app: Appliance) -> None:
+    """With the loopback listed in ``auth.trusted_proxies`` (the reverse proxy's address), the
+    throttle counts per X-Forwarded-For client: one client blocked, another behind the same
+    proxy not. ``auth.secure_cookies`` marks the session cookie Secure."""
+    r_client = _redis(app)
+    r_client.delete(*r_client.keys("appliance:auth:login-fail:*") or ["-"])
+    app.stop("server")
+    app.start("server", {"APPLIANCE_AUTH__TRUSTED_PROXIES": '["127.0.0.1", "::1"]',
+                         "APPLIANCE_AUTH__SECURE_COOKIES": "true"})  # fmt: skip
+    try:
+        with httpx.Client(base_url=app.url, timeout=10) as c:
+            # The client spoofs an address on the left; the proxy appended the real one.
+            c.headers["X-Forwarded-For"] = "198.51.100.1, 203.0.113.7"
+            for i in range(MAX_ATTEMPTS):
+                r = _post_login_plain_http(c, f"ghost{i}", "wrong password!")
+                assert r.status_code == 401
+            assert _post_login_plain_http(c, "dave", PW).status_code == 429
+            c.headers["X-Forwarded-For"] = "203.0.113.8, 203.0.113.7"  # still the same client
+            assert _post_login_plain_http(c, "dave", PW).status_code == 429
+        with httpx.Client(base_url=app.url, timeout=10) as c:
+            c.headers["X-Forwarded-For"] = "203.0.113.9"  # another client, same proxy
+            r = _post_login_plain_http(c, "dave", PW)
+            assert r.status_code == 303
+            flags = [f.strip().lower() for f in _session_cookie_header(r).split(";")]
+            assert {"secure", "httponly", "samesite=strict"} <= set(flags)
+    finally:
+        r_client.delete(*r_client.keys("appliance:auth:login-fail:*") or ["-"])
+        app.stop("server")
+        app.start("server")

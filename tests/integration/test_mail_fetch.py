@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -241,3 +242,46 @@ def test_tls_fetch(dovecot_tls: Dovecot, protocol: str, security: str) -> None:
             drain(fetch_imap(strict, dovecot_tls.password, {}))
         else:
             drain(fetch_pop3(strict, dovecot_tls.password))
+
+
+def test_imap_mail_over_the_limit_is_not_downloaded(dovecot: Dovecot) -> None:
+    """``RFC822.SIZE`` first: a mail over ``max_bytes`` is not fetched, only its headers, into
+    a stand-in that ``parse_mail`` fails as ``mail_too_large``; the others come whole.
+    Dovecot's own byte count of the session shows the big body never left the server."""
+    from appliance.errors import MailTooLarge
+    from appliance.mail.fetch import MAX_HEADER_BYTES
+    from appliance.preprocess import parse_mail
+    from appliance.preprocess.headers import NOT_DOWNLOADED
+
+    limit = 200_000
+    small = mail(1, "Small offer")
+    big = mail(2, "Huge offer").replace(b"\r\n\r\n", b"\r\nX-Filler: yes\r\n\r\n", 1)
+    big += (b"x" * 998 + b"\r\n") * 2_000  # 2 MB of body
+    after = mail(3, "After")
+    for raw in (small, big, after):
+        dovecot.append(raw, folder="Big")
+    acc = dovecot.account(folders=["Big"], name="big-acct")
+    log_before = dovecot.log_file.read_text(errors="replace") if dovecot.log_file.exists() else ""
+
+    got = [m for _, _, ms in fetch_imap(acc, dovecot.password, {}, max_bytes=limit) for m in ms]
+    assert [m.uid for m in got] == ["1", "2", "3"]
+    assert got[0].raw == small and got[2].raw == after
+    stand_in = got[1].raw
+    assert stand_in.startswith(NOT_DOWNLOADED + f": size={len(big)}; limit={limit}".encode())
+    assert len(stand_in) < MAX_HEADER_BYTES and b"Subject: Huge offer 2" in stand_in
+    assert b"x" * 100 not in stand_in
+    with pytest.raises(MailTooLarge, match="not downloaded"):
+        parse_mail(stand_in)
+    assert parse_mail(small).subject == "Small offer 1"
+    # Dovecot logs the bytes it sent at logout: far fewer than the big mail.
+    deadline = time.monotonic() + 5
+    sent: list[int] = []
+    while time.monotonic() < deadline and not sent:
+        new = dovecot.log_file.read_text(errors="replace")[len(log_before) :]
+        sent = [int(x) for x in re.findall(r"out=(\d+)", new)]
+        time.sleep(0.2)
+    if sent:  # imap_logout_format's default names out=<bytes>
+        assert max(sent) < limit, sent
+    # Without a limit the same mail is fetched whole.
+    whole = [m for _, _, ms in fetch_imap(acc, dovecot.password, {}) for m in ms]
+    assert whole[1].raw == big

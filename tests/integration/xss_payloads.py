@@ -2,8 +2,10 @@
 
 Every script payload tries to set ``window.__xss`` (or call ``alert``); every remote payload
 points at the test's loopback "attacker" server (``{A}``), which records each request it gets.
-The mail carries them in its HTML part, its text part, its subject, its sender's name and an
-item's product name.
+The mail carries them in its HTML part, its text part, its subject, its sender's name, an
+item's product name and an attachment's file name; people carry them in what they type (a
+reviewer's comment and reject reason, a user name, a webhook's name, an adapter's note), and a
+failed mail in its error message.
 """
 
 from __future__ import annotations
@@ -54,3 +56,37 @@ def supplier_name() -> str:
 
 def product_name() -> str:
     return "Box <svg onload=window.__xss=1> {{7*7}}"
+
+
+def attachment_name() -> str:
+    return "prices <img src=x onerror=window.__xss=1> {{7*7}}.txt"
+
+
+def comment() -> str:
+    return "checked <script>window.__xss=1</script> {{7*7}}"
+
+
+def reject_reason() -> str:
+    return "too dear <img src=x onerror=\"window.__xss=1;alert('reason')\"> {{7*7}}"
+
+
+def user_name() -> str:
+    return "eve<script>window.__xss=1</script>"
+
+
+def webhook_name() -> str:
+    return "erp <svg onload=window.__xss=1> {{7*7}}"
+
+
+def adapter_name() -> str:
+    return "evil <img src=x onerror=window.__xss=1> {{7*7}}"
+
+
+def error_message() -> str:
+    return "bad answer <script>window.__xss=1</script> {{7*7}}"
+
+
+def typed() -> list[str]:
+    """Every payload above that a page or a JSON answer may show (raw; it must appear escaped)."""
+    return [attachment_name(), comment(), reject_reason(), webhook_name(), adapter_name(),
+            error_message(), supplier_name(), product_name()]  # fmt: skip

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
 from argon2 import PasswordHasher
 
 from appliance.auth import ROLE_SCOPES, SCOPES, role_scopes, tokens, users
+from appliance.auth.client_addr import client_address, parse_networks
 from appliance.auth.guard import AUTHENTICATED, PUBLIC, required_access, safe_next
 from appliance.auth.passwords import hash_password, verify_password
 from appliance.errors import ConfigError, Conflict, InvalidRequest, NotFound
@@ -167,6 +169,17 @@ def test_expired_token(db: Database) -> None:
         tokens.create_token(db, "x", ["read"], created_by="t", expires_days=0)
 
 
+PUBLIC_ROUTES = {
+    ("/healthz", "GET"),
+    ("/login", "GET"),
+    ("/login", "POST"),
+    ("/favicon.ico", "GET"),
+    ("/static/{file_path:path}", "GET"),
+    ("/static/{file_path:path}", "HEAD"),
+    ("/static/{file_path:path}", "OPTIONS"),
+}
+
+
 def test_every_route_declares_known_access(db: Database) -> None:
     """Each handler of the real app resolves to public, authenticated or a known scope."""
     from appliance.api.app import AppContext, create_app
@@ -181,8 +194,9 @@ def test_every_route_declares_known_access(db: Database) -> None:
                 need = required_access(handler.opt, method)
                 assert need in (PUBLIC, AUTHENTICATED) or need in SCOPES
                 seen[(route.path, method)] = need
-    assert seen[("/healthz", "GET")] == PUBLIC
-    assert seen[("/login", "GET")] == PUBLIC
+    # The exact list of routes anyone may call: a route wrongly marked public fails here.
+    public = {key for key, need in seen.items() if need == PUBLIC}
+    assert public == PUBLIC_ROUTES, f"public routes changed: {sorted(public ^ PUBLIC_ROUTES)}"
     assert seen[("/api/v1/users", "POST")] == "admin"
     assert seen[("/api/schema/openapi.json", "GET")] == "read"
     assert seen[("/metrics", "GET")] == "metrics"
@@ -191,3 +205,43 @@ def test_every_route_declares_known_access(db: Database) -> None:
     assert seen[("/api/v1/messages", "POST")] == "intake"
     assert seen[("/api/v1/mails", "GET")] == "read"
     assert ROLE_SCOPES["admin"] == SCOPES
+
+
+TRUSTED = parse_networks(["127.0.0.1", "10.0.0.0/8", "::1"])
+
+
+@pytest.mark.parametrize(
+    ("peer", "header", "trusted", "expected"),
+    [
+        # Off (the default): the socket peer, whatever the header says.
+        ("127.0.0.1", "203.0.113.9", [], "127.0.0.1"),
+        # A header from a peer that is not a trusted proxy is ignored.
+        ("198.51.100.7", "203.0.113.9", TRUSTED, "198.51.100.7"),
+        ("127.0.0.1", None, TRUSTED, "127.0.0.1"),
+        ("127.0.0.1", "203.0.113.9", TRUSTED, "203.0.113.9"),
+        # The client's own (spoofed) entries on the left are never believed.
+        ("127.0.0.1", "1.1.1.1, 2.2.2.2, 203.0.113.9", TRUSTED, "203.0.113.9"),
+        # Chained trusted proxies are skipped from the right.
+        ("127.0.0.1", "6.6.6.6, 203.0.113.9, 10.1.2.3", TRUSTED, "203.0.113.9"),
+        ("::1", "2001:db8::5", TRUSTED, "2001:db8::5"),
+        ("127.0.0.1", "[2001:db8::5]:4711", TRUSTED, "2001:db8::5"),
+        ("127.0.0.1", "203.0.113.9:4711", TRUSTED, "203.0.113.9"),
+        # Garbage where the client should be: the nearest trusted hop, never the garbage.
+        ("127.0.0.1", "203.0.113.9, not-an-ip", TRUSTED, "127.0.0.1"),
+        ("127.0.0.1", "10.0.0.1, 10.0.0.2", TRUSTED, "10.0.0.1"),
+        # A huge header: only its tail is read.
+        ("127.0.0.1", "9.9.9.9, " * 100_000 + "203.0.113.9", TRUSTED, "203.0.113.9"),
+        ("testclient", "203.0.113.9", TRUSTED, "testclient"),
+    ],
+)
+def test_client_address(peer: str, header: str | None, trusted: list[Any], expected: str) -> None:
+    assert client_address(peer, header, trusted) == expected
+
+
+def test_trusted_proxies_setting() -> None:
+    from appliance.settings import Settings
+
+    assert Settings().auth.trusted_proxies == []
+    assert Settings(auth={"trusted_proxies": ["10.0.0.0/8"]}).auth.trusted_proxies == ["10.0.0.0/8"]
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        Settings(auth={"trusted_proxies": ["proxy.example"]})
