@@ -71,10 +71,17 @@ def batch_size(default: int) -> int:
 
 
 def make_batch(
-    tag: str, n: int, *, pad: int = 0, seed: int = 6, body: str | None = None
+    tag: str,
+    n: int,
+    *,
+    pad: int = 0,
+    seed: int = 6,
+    body: str | None = None,
+    prose: bool = False,
 ) -> list[Mail]:
     """``n`` offers from ``n`` suppliers (one address each); every third has no price
-    (``body``: this text for every mail instead)."""
+    (``body``: this text for every mail instead; ``prose``: the offer in a sentence, which
+    only the model reads, instead of ``Key: value`` lines the readers take without it)."""
     rnd = random.Random(f"{tag}-{seed}")
     out = []
     for i in range(n):
@@ -86,6 +93,11 @@ def make_batch(
         if priced:
             lines.append(f"Unit price: {rnd.randint(2, 90)}.{rnd.randint(10, 99)} EUR")
         lines.append(f"Lead time: {days} days")
+        if prose:
+            price = lines[2].removeprefix("Unit price: ") if priced else ""
+            lines = [f"we can supply {product}, {qty} {unit}"
+                     + (f" at {price} per piece" if price else "")
+                     + f", with delivery in {days} days."]  # fmt: skip
         filler = "".join(f"\nTerms and notes line {k}: delivery ex works." for k in range(pad))
         msg = EmailMessage()
         msg["From"] = f"Supplier {i} <{sender}>"
@@ -402,7 +414,7 @@ def test_llm_outage_is_waited_out(chaos: MakeChaos, vllm_server: str) -> None:
             "APPLIANCE_WORKER__MIN_BACKOFF_MS": "2000",
             "APPLIANCE_WORKER__MAX_BACKOFF_MS": "15000",
         })  # fmt: skip
-        batch = make_batch("llm", batch_size(6))
+        batch = make_batch("llm", batch_size(6), prose=True)  # mails that need the model
         c.app.start("server")
         c.app.start("worker")
         c.deliver(batch)

@@ -144,7 +144,7 @@ def test_failed_extraction_is_visible_and_retried(app: Appliance, dovecot: Dovec
 def test_health_and_metrics(app: Appliance) -> None:
     health = app.get("/healthz")
     assert {k: v["status"] for k, v in health["checks"].items()} == {
-        "redis": "ok", "llm": "ok", "db": "ok"
+        "redis": "ok", "llm": "ok", "db": "ok", "mail": "ok"
     }  # fmt: skip
     import httpx
 
