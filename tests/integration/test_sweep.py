@@ -230,7 +230,10 @@ def test_poison_mail_killing_its_worker_ends_failed(tmp_path: Path, vllm_server:
     })  # fmt: skip
     mails = tmp_path / "in"
     mails.mkdir()
-    (mails / "poison.eml").write_bytes(_offer_mail("Offer P", "Product: Poison pill\nQty: 1 pcs"))
+    # In a sentence, so the model reads it (a "Product: …" block is read without it, too fast
+    # for the kill).
+    poison = _offer_mail("Offer P", "we can supply poison pills at 5.00 EUR a piece, 100 pieces.")
+    (mails / "poison.eml").write_bytes(poison)
     (mails / "fine.eml").write_bytes(
         _offer_mail(
             "Offer F",
