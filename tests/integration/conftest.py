@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.browser import browser  # noqa: F401 - headless Chromium fixture
 from tests.integration.dovecot import Dovecot, find_dovecot
+from tests.integration.services import RedisServer
 
 
 def _in_ci() -> bool:
@@ -32,6 +33,14 @@ def dovecot() -> Iterator[Dovecot]:
         pytest.skip(msg)
     with Dovecot() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a private ``redis-server`` on 127.0.0.1, one per test module."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)

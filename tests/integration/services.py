@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,23 @@ class Appliance:
         sends the same credentials as ``get``/``post``."""
         headers = {**getattr(self, "headers", {}), **kwargs.pop("headers", {})}
         return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
+
+
+@contextlib.contextmanager
+def running(app: Appliance, *services: Any, tail: int = 3000) -> Iterator[Appliance]:
+    """``app``'s server and worker started; on leaving, both stopped, then each of
+    ``services`` (``.stop()``: the Redis server), and their logs' last ``tail`` characters
+    printed (pytest shows them with a failing test)."""
+    try:
+        app.start("server")
+        app.start("worker")
+        yield app
+    finally:
+        app.stop_all()
+        for service in services:
+            service.stop()
+        for name in ("server", "worker"):
+            print(f"--- {name} log (tail) ---\n{app.log(name)[-tail:]}")
 
 
 def account_env(account: Any, password_env: str, password: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from appliance.extract.confidence import leaf_values
 from appliance.extract.extractor import Extraction, extract_offer
 from appliance.extract.llm_client import LLMClient
 from appliance.settings import Settings
-from tests.integration.services import Appliance, RedisServer, wait_for
+from tests.integration.services import Appliance, RedisServer, running, wait_for
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "01-en-nails.eml"
 
@@ -56,15 +56,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, vllm_server: str) -> Iterator[
     appliance = Appliance(
         work, {"APPLIANCE_REDIS__URL": redis.url, "APPLIANCE_LLM__BASE_URL": vllm_server}
     )
-    appliance.start("server")
-    appliance.start("worker")
-    try:
+    with running(appliance, redis):
         yield appliance
-    finally:
-        appliance.stop_all()
-        redis.stop()
-        for name in ("server", "worker"):
-            print(f"--- {name} log (tail) ---\n{appliance.log(name)[-3000:]}")
 
 
 def test_confidences_are_stored_and_served_with_the_provenance(app: Appliance) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.services import Appliance, RedisServer, wait_for
+from tests.integration.services import Appliance, RedisServer, running, wait_for
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 TERMINAL = {"extracted", "no_offer", "failed"}
@@ -42,15 +42,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, vllm_server: str) -> Iterator[
     # Tokens are made by the CLI while the server is stopped.
     appliance.intake_token = appliance.create_token("web-form", "intake")
     appliance.read_token = appliance.create_token("reader", "read")
-    appliance.start("server")
-    appliance.start("worker")
-    try:
+    with running(appliance, redis):
         yield appliance
-    finally:
-        appliance.stop_all()
-        redis.stop()
-        for name in ("server", "worker"):
-            print(f"--- {name} log (tail) ---\n{appliance.log(name)[-3000:]}")
 
 
 def _bearer(token: str) -> dict[str, str]:

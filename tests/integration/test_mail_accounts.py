@@ -4,7 +4,6 @@ and the other account keeps being fetched; once the password is right the failur
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,10 @@ from appliance.mail import status as mail_status
 from appliance.settings import Settings
 from appliance.store.db import Database
 from tests.integration.dovecot import Dovecot
-from tests.integration.services import RedisServer
 
 pytestmark = pytest.mark.integration
 
 BAD_ENV = "APPLIANCE_TEST_BAD_IMAP_PASSWORD"
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server.url
-    server.stop()
 
 
 def _failed_gauge(account: str) -> float | None:

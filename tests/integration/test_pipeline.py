@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.dovecot import PASSWORD_ENV, Dovecot
-from tests.integration.services import Appliance, RedisServer, account_env, wait_for
+from tests.integration.services import Appliance, RedisServer, account_env, running, wait_for
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 TERMINAL = {"extracted", "no_offer", "failed"}
@@ -33,15 +33,8 @@ def app(
         **account_env(acc, PASSWORD_ENV, dovecot.password),
     }
     appliance = Appliance(work, env)
-    appliance.start("server")
-    appliance.start("worker")
-    try:
+    with running(appliance, redis):
         yield appliance
-    finally:
-        appliance.stop_all()
-        redis.stop()
-        for name in ("server", "worker"):
-            print(f"--- {name} log (tail) ---\n{appliance.log(name)[-3000:]}")
 
 
 def _mails(app: Appliance, **params: object) -> dict:

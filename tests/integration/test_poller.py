@@ -3,7 +3,6 @@ UIDVALIDITY changes, POP3 UIDLs and the per-account lock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,10 @@ from appliance.mail.blobstore import BlobStore
 from appliance.mail.poller import CursorStore, poll_account
 from appliance.messages import RecordMail
 from tests.integration.dovecot import Dovecot
-from tests.integration.services import RedisServer
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server.url
-    server.stop()
 
 
 def _poll(dovecot: Dovecot, url: str, blobs: BlobStore, protocol: str = "imap") -> list[RecordMail]:

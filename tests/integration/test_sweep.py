@@ -35,13 +35,6 @@ from tests.integration.services import Appliance, RedisServer, wait_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server.url
-    server.stop()
-
-
 @pytest.fixture
 def setup(redis_url: str, tmp_path: Path) -> Iterator[tuple[Any, Runtime]]:
     """A broker and a server-side runtime (DB owner) in a namespace of their own."""
