@@ -15,6 +15,7 @@ Three things the grounded extraction needs from the text's shape:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -135,8 +136,10 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return Span(start, end, text[start:end]) if end > start else None
 
 
-def lines(text: str) -> list[Line]:
-    """Every line of ``text`` with its kind and cells (offsets into ``text``)."""
+@functools.lru_cache(maxsize=8)
+def lines(text: str) -> tuple[Line, ...]:
+    """Every line of ``text`` with its kind and cells (offsets into ``text``). Cached: the
+    table, list, key-value and stated-fact readers of one mail all walk the same lines."""
     out: list[Line] = []
     pos = 0
     for raw in text.splitlines(keepends=True):
@@ -174,7 +177,7 @@ def lines(text: str) -> list[Line]:
             )
         else:
             out.append(Line(start, end, body, "prose", (Span(start, end, body),)))
-    return out  # fmt: skip
+    return tuple(out)
 
 
 def _clauses(text: str, span: Span) -> Iterator[Span]:
